@@ -1,0 +1,1 @@
+"""Losses and regularizers as pure functions."""

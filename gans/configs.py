@@ -1,0 +1,137 @@
+"""Shared config fragments, `get_config(arg)` argument parsing and validation.
+
+Experiment files (`experiments/<name>.py`) define `get_config(arg=None)` and return an
+`ml_collections.ConfigDict`. `arg` is a comma-separated `key=value` string, e.g.
+`experiments/wgan_gp.py:dataset=cifar10,arch=resnet,runlocal`; a bare key means True.
+"""
+
+import importlib.util
+import os
+
+import ml_collections
+
+# Top-level fields every experiment config must define.
+REQUIRED_FIELDS = ('seed', 'dataset', 'batch_size', 'total_steps', 'log_every',
+                   'sample_every', 'checkpoint_every')
+
+
+def parse_arg(arg, **defaults):
+  """Parses `'k1=v1,k2,k3=v3'` into a ConfigDict with the types of `defaults`.
+
+  A bare key (`runlocal`) sets that key to True. Unknown keys and values that do not
+  convert to the default's type raise ValueError naming the key.
+  """
+  result = ml_collections.ConfigDict(dict(defaults))
+  if not arg:
+    return result
+  for item in arg.split(','):
+    item = item.strip()
+    if not item:
+      continue
+    key, has_value, value = item.partition('=')
+    key = key.strip()
+    if key not in defaults:
+      raise ValueError(f'Unknown config argument {key!r} in {arg!r}; '
+                       f'known arguments: {", ".join(sorted(defaults))}.')
+    default = defaults[key]
+    if not has_value:
+      value = 'True'
+    result[key] = _convert(key, value.strip(), default)
+  return result
+
+
+def _convert(key, value, default):
+  if isinstance(default, bool):
+    if value.lower() in ('true', '1', 'yes'):
+      return True
+    if value.lower() in ('false', '0', 'no'):
+      return False
+    raise ValueError(f'Config argument {key!r} expects a boolean, got {value!r}.')
+  if isinstance(default, (int, float)):
+    try:
+      return type(default)(value)
+    except ValueError:
+      raise ValueError(f'Config argument {key!r} expects {type(default).__name__}, '
+                       f'got {value!r}.') from None
+  return value
+
+
+def optimizer(name='adam', lr=1e-4, b1=0.5, b2=0.999, **kwargs):
+  """Config fragment for one optimizer (see `gans.train.state.make_optimizer`)."""
+  kwargs.setdefault('decay', 'none')  # 'linear': to 0 at the last step (WGAN-GP ResNet).
+  return ml_collections.ConfigDict(dict(name=name, lr=lr, b1=b1, b2=b2, **kwargs))
+
+
+def net(name, **kwargs):
+  """Config fragment naming an architecture in gans.nets and its keyword arguments."""
+  return ml_collections.ConfigDict(dict(name=name, **kwargs))
+
+
+def base_config():
+  """Fields shared by every adversarial experiment, with neutral defaults."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.dataset = 'mnist5k'
+  c.data_dir = ''            # TFDS data_dir; empty means the TFDS default.
+  c.image_size = 32          # Images are resized to image_size x image_size.
+  c.batch_size = 64          # Global batch, split over all devices and processes.
+  c.total_steps = 10_000     # Generator steps.
+  c.log_every = 100
+  c.sample_every = 1000
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.num_grid_samples = 64    # Images in each PNG sample grid.
+
+  c.latent_dim = 128
+  c.generator = ml_collections.ConfigDict(dict(name='dcgan'))
+  c.discriminator = ml_collections.ConfigDict(dict(name='dcgan'))
+
+  # Objective: see gans.objectives.losses for the names.
+  c.loss = 'non_saturating'
+  c.gradient_penalty = 0.0   # WGAN-GP lambda; 0 disables the penalty.
+  c.n_critic = 1             # Discriminator steps per generator step.
+  c.g_optimizer = optimizer()
+  c.d_optimizer = optimizer()
+  c.ema_decay = 0.0          # Generator EMA; 0 keeps no EMA.
+  c.ema_start = 0            # Generator step from which the EMA is updated.
+  return c
+
+
+def shrink_for_runlocal(config):
+  """Turns any config into a seconds-long run for tests and smoke checks."""
+  config.batch_size = 16
+  config.total_steps = 3
+  config.log_every = 1
+  config.sample_every = 2
+  config.checkpoint_every = 2
+  config.num_grid_samples = 16
+  return config
+
+
+def load_config_file(path_and_arg):
+  """Loads `path/to/file.py[:arg]` the way `--config` does (for tests and tools)."""
+  path, _, arg = path_and_arg.partition(':')
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'Config file {path!r} does not exist.')
+  spec = importlib.util.spec_from_file_location(
+      os.path.splitext(os.path.basename(path))[0], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg or None)
+
+
+def validate(config):
+  """Checks fields every run relies on; raises ValueError naming the key."""
+  for field in REQUIRED_FIELDS:
+    if field not in config:
+      raise ValueError(f'Config is missing the required field {field!r}.')
+  positive = ('batch_size', 'total_steps', 'log_every', 'sample_every',
+              'checkpoint_every', 'n_critic')
+  for field in positive:
+    if field in config and int(config[field]) <= 0:
+      raise ValueError(f'config.{field} must be positive, got {config[field]!r}.')
+  if config.get('gradient_penalty', 0) < 0:
+    raise ValueError(f'config.gradient_penalty must be >= 0, got '
+                     f'{config.gradient_penalty!r}.')
+  if not 0.0 <= config.get('ema_decay', 0.0) < 1.0:
+    raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay!r}.')

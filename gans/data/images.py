@@ -1,0 +1,54 @@
+"""Image helpers at the uint8 edges: resizing, scaling to [-1, 1] and back, grids."""
+
+import numpy as np
+from PIL import Image
+
+
+def resize(images, size):
+  """Resizes uint8 NHWC images to size x size (center crop to square first).
+
+  Downscaling uses PIL's antialiased bilinear filter; 28 -> 32 upscaling is bilinear.
+  """
+  images = np.asarray(images)
+  n, h, w, c = images.shape
+  if (h, w) == (size, size):
+    return images
+  side = min(h, w)
+  top, left = (h - side) // 2, (w - side) // 2
+  out = np.empty((n, size, size, c), np.uint8)
+  for i in range(n):
+    crop = images[i, top:top + side, left:left + side]
+    img = Image.fromarray(crop[..., 0] if c == 1 else crop)
+    img = img.resize((size, size), Image.Resampling.BILINEAR)
+    out[i] = np.asarray(img).reshape(size, size, c)
+  return out
+
+
+def to_model(images):
+  """uint8 [0, 255] -> float32 [-1, 1]."""
+  return np.asarray(images, np.float32) / 127.5 - 1.0
+
+
+def to_uint8(images):
+  """float [-1, 1] -> uint8 [0, 255] (clipped, rounded)."""
+  images = np.asarray(images, np.float32)
+  return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def grid(images, rows=None):
+  """Tiles uint8 NHWC images into one [rows*H, cols*W, C] image with 1px borders."""
+  images = np.asarray(images)
+  n, h, w, c = images.shape
+  cols = int(np.ceil(np.sqrt(n))) if rows is None else int(np.ceil(n / rows))
+  rows = int(np.ceil(n / cols))
+  canvas = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 255, np.uint8)
+  for i in range(n):
+    r, q = divmod(i, cols)
+    canvas[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = images[i]
+  return canvas
+
+
+def save_png(path, image):
+  """Writes a uint8 HWC image (C = 1 or 3) as PNG."""
+  image = np.asarray(image)
+  Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)

@@ -1,0 +1,45 @@
+"""Entry point behind launch.py: `main(config, workdir, mode, **options)`."""
+
+import os
+
+from absl import logging
+import jax
+
+from gans.train import loop
+
+MODES = ('train', 'sample')
+
+
+class _QuietLibraries:
+  """Drops INFO records of chatty libraries (orbax logs every file it writes)."""
+
+  def filter(self, record):
+    return record.levelno > 20 or ('/orbax/' not in record.pathname and
+                                   '/tensorstore/' not in record.pathname)
+
+
+def setup_logging():
+  logging.set_verbosity(logging.INFO)
+  logging.get_absl_handler().addFilter(_QuietLibraries())
+
+
+def maybe_initialize_distributed(flag_value=False):
+  """Calls jax.distributed.initialize() when asked by flag or GANS_DISTRIBUTED=1.
+
+  On TPU pods and SLURM/Open MPI clusters JAX finds the coordinator itself; elsewhere
+  set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID.
+  """
+  if flag_value or os.environ.get('GANS_DISTRIBUTED', '') == '1':
+    jax.distributed.initialize()
+    logging.info('Process %d of %d, %d local / %d global devices', jax.process_index(),
+                 jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
+def main(config, workdir, mode='train', num_samples=1000, output=None):
+  if mode not in MODES:
+    raise ValueError(f'--mode={mode!r} is not one of {MODES}.')
+  if mode == 'train':
+    return loop.train(config, workdir)
+  if mode == 'sample':
+    output = output or os.path.join(workdir, 'samples.npz')
+    return loop.sample(config, workdir, num_samples, output)

@@ -1,0 +1,161 @@
+"""The training loop: resume, step, log, sample, checkpoint; stop cleanly on signals."""
+
+import json
+import math
+import os
+import signal
+
+from absl import logging
+import jax
+import numpy as np
+
+from gans import data
+from gans import parallel
+from gans.data import images as image_lib
+from gans.train import checkpoint as checkpoint_lib
+from gans.train import experiment as experiment_lib
+from gans.train import writer as writer_lib
+
+
+class NonFiniteLossError(FloatingPointError):
+  pass
+
+
+def save_config(config, workdir):
+  """Writes the resolved config to workdir/config.json (keeps a differing old one)."""
+  path = os.path.join(workdir, 'config.json')
+  text = config.to_json_best_effort(indent=2, sort_keys=True)
+  if os.path.exists(path):
+    with open(path) as f:
+      old = f.read()
+    if old != text:
+      n = 1
+      while os.path.exists(os.path.join(workdir, f'config.{n}.json')):
+        n += 1
+      os.rename(path, os.path.join(workdir, f'config.{n}.json'))
+      logging.warning('The config differs from the one this workdir was run with; '
+                      'the old one is kept as config.%d.json.', n)
+  with open(path, 'w') as f:
+    f.write(text)
+
+
+def _check_finite(records, first_step):
+  """Raises NonFiniteLossError naming the first step and loss that is not finite."""
+  for i, record in enumerate(records):
+    for name, value in record.items():
+      if not math.isfinite(float(value)):
+        raise NonFiniteLossError(
+            f'{name} is {float(value)} at step {first_step + i + 1}; stopping. The last '
+            f'checkpoint saved before it is kept.')
+
+
+def sample_grid(exp, state, fixed_z):
+  """Samples from fixed latents as a uint8 image: a grid, or a scatter plot for 2D."""
+  params = state.ema_params if state.ema_params else state.g_params
+  samples = np.asarray(jax.device_get(exp.sample(params, state.g_state, fixed_z)))
+  if exp.dataset.is_image:
+    return image_lib.grid(image_lib.to_uint8(samples))
+  means = exp.dataset.extra.get('means')
+  lim = 1.25 * np.abs(means).max() + 0.5 if means is not None else None
+  return writer_lib.scatter_image(samples, reference=means, lim=lim)
+
+
+def train(config, workdir, dataset=None):
+  """Trains (or resumes) the experiment of `config` in `workdir`. Returns the state.
+
+  `dataset` overrides the one `config.dataset` names (tests, custom data).
+  """
+  os.makedirs(workdir, exist_ok=True)
+  exp = experiment_lib.build(config, dataset=dataset)
+  is_main = jax.process_index() == 0
+  ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
+  state = exp.init()
+  position = 0
+  if ckpts.latest_step() is not None:
+    state, position = ckpts.restore(state)
+    logging.info('Resumed from step %d (data position %d) in %s', int(state.step),
+                 position, ckpts.directory)
+  if is_main:
+    save_config(config, workdir)
+  start = int(state.step)
+  writer = writer_lib.Writer(workdir, enabled=is_main)
+  if start == 0:
+    logging.info('G: %d parameters, D: %d parameters, %d devices, dataset %s (%d examples, %s)',
+                 sum(x.size for x in jax.tree.leaves(state.g_params)),
+                 sum(x.size for x in jax.tree.leaves(state.d_params)),
+                 exp.mesh.devices.size, exp.dataset.name, exp.dataset.num_examples,
+                 exp.dataset.example_shape)
+  batches = data.Batches(exp.dataset, config.batch_size, config.seed, start=position,
+                         group=config.n_critic, process_index=jax.process_index(),
+                         process_count=jax.process_count())
+  fixed_z = exp.latents(jax.random.PRNGKey(config.seed + 1), config.num_grid_samples)
+  progress = writer_lib.Progress(config.total_steps, start)
+
+  stop = {'signal': None}
+  def on_signal(signum, frame):
+    del frame
+    stop['signal'] = signum
+  previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+
+  pending = []           # Device metrics of the steps since the last check.
+  checked_step = start   # Every step up to here had finite losses.
+  step = start
+  try:
+    while step < config.total_steps and stop['signal'] is None:
+      position, batch = next(batches)
+      state, metrics = exp.train_step(state, parallel.to_global(batch, exp.mesh, 1))
+      pending.append(metrics)
+      step += 1
+      log_now = step % config.log_every == 0 or step == config.total_steps
+      ckpt_now = step % config.checkpoint_every == 0 or step == config.total_steps
+      if log_now or ckpt_now:
+        records = jax.device_get(pending)
+        _check_finite(records, checked_step)
+        checked_step, pending = step, []
+        if log_now:
+          means = {k: float(np.mean([r[k] for r in records])) for k in records[0]}
+          rate = progress.log(step, means)
+          writer.write_scalars(step, {**means, 'steps_per_second': rate})
+      if step % config.sample_every == 0 or step == config.total_steps:
+        writer.write_image(step, 'samples', sample_grid(exp, state, fixed_z))
+      if ckpt_now:
+        ckpts.save(step, state, position)
+    if stop['signal'] is not None:
+      _check_finite(jax.device_get(pending), checked_step)
+      if ckpts.latest_step() != step:
+        ckpts.save(step, state, position)
+      logging.info('Stopped by signal %d at step %d; checkpoint saved.', stop['signal'], step)
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+    batches.close()
+    writer.close()
+    ckpts.close()
+  return state
+
+
+def restore_latest(config, workdir, exp=None):
+  """Builds the experiment and restores the latest checkpoint of `workdir`."""
+  exp = exp or experiment_lib.build(config)
+  ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
+  try:
+    if ckpts.latest_step() is None:
+      raise FileNotFoundError(f'No checkpoint in {ckpts.directory}; train first with '
+                              f'--mode train --workdir {workdir}.')
+    state, _ = ckpts.restore(exp.init())
+  finally:
+    ckpts.close()
+  return exp, state
+
+
+def sample(config, workdir, num_samples, output, seed=0):
+  """Writes `num_samples` generated images (uint8 NHWC) or points to `output` (.npz)."""
+  exp, state = restore_latest(config, workdir)
+  samples = np.asarray(experiment_lib.generate(exp, state, num_samples, seed=seed))
+  arrays = {'images': image_lib.to_uint8(samples)} if exp.dataset.is_image else {
+      'points': samples.astype(np.float32)}
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+  np.savez_compressed(output, **arrays, step=int(state.step),
+                      protocol=json.dumps(dict(seed=seed, ema=bool(state.ema_params))))
+  logging.info('Wrote %d samples from step %d to %s', num_samples, int(state.step), output)
+  return arrays
