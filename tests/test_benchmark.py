@@ -1,0 +1,37 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gans import benchmark
+from gans import configs
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_harness_tiny_mode_writes_well_formed_json(tmp_path):
+  cmd = [sys.executable, '-m', 'gans.benchmark', '--config',
+         os.path.join(ROOT, 'experiments/wgan_gp.py:runlocal'), '--tiny', '--json',
+         '--out', str(tmp_path)]
+  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+  assert out.returncode == 0, out.stderr[-3000:]
+  results = json.loads(out.stdout.strip().splitlines()[-1])
+  assert results['hardware']['platform'] == 'cpu' and results['hardware']['device_count'] == 1
+  assert 0 < results['seconds_per_step'] < 60 and results['compile_seconds'] > 0
+  assert results['step_seconds_min'] <= results['seconds_per_step'] <= results['step_seconds_max']
+  assert results['batch_size'] == 16 and results['example_shape'] == [32, 32, 1]
+  assert results['sample_images_per_second'] > 0 and results['fid_samples'] == 100
+  assert json.load(open(tmp_path / 'wgan_gp.json')) == results
+  assert '| seconds_per_step |' in (tmp_path / 'wgan_gp.md').read_text()
+
+
+def test_compare_torch_refuses_a_different_step():
+  config = configs.load_config_file(os.path.join(ROOT, 'experiments/wgan_gp.py'))
+  with pytest.raises(ValueError, match='config.generator.width is 32, the reference has 64'):
+    benchmark.check_torch_comparable(config)
+  config = configs.load_config_file(os.path.join(ROOT, 'experiments/wgan_gp.py:dataset=cifar10'))
+  config.n_critic = 1
+  benchmark.check_torch_comparable(config)  # The reference step: no error.
