@@ -4,10 +4,14 @@ Why: autodiff of `lax.conv_general_dilated` builds each gradient from the
 convolution's transpose rules, and differentiating those again (the WGAN-GP gradient
 penalty differentiates the critic w.r.t. its input, then that w.r.t. the parameters;
 a transposed convolution's kernel gradient is already such a case) yields
-convolutions with window reversal and input dilation, or with the operands swapped
-by XLA into that form. XLA's CPU backend has no fast kernel for those and runs a
-naive loop 10-40x slower than the forward (WGAN-GP DCGAN: ~0.4 s per such
-convolution at batch 64, most of the step).
+convolutions with a window reversal (from the flipped kernel), which XLA's CPU
+backend has no fast kernel for: it runs them in a naive loop 10-40x slower than the
+forward (WGAN-GP DCGAN, batch 64: ~0.3-0.4 s per such convolution, most of the
+step). Exact rewrites that use only stride-1 convolutions (a transposed convolution
+as a convolution + depth-to-space, a strided one as space-to-depth + convolution) do
+not help: their second-order kernel gradients carry the same reversal, and XLA's
+ConvOperandSwapper introduces one whenever a kernel-gradient window (the output)
+exceeds the input, as with padded stride-1 convolutions.
 
 How: a strided convolution y = F(x, w) (input x, kernel w, strides s, padding p)
 comes with two other bilinear maps, its adjoints
@@ -19,12 +23,13 @@ Their derivatives are again F, A and K with the arguments permuted:
   A(g, w): dg = F(c, w), dw = K(c, g)
   K(x, g): dx = A(g, c), dg = F(x, c)
 Each of the three is a `jax.custom_vjp` with those rules, and each is evaluated by
-its own first-order XLA form, all of which run on the fast CPU kernels: F the plain
-strided convolution, A the input-dilated convolution with the flipped kernel, K the
-window-dilated correlation of input and output gradient (the forms JAX itself emits
-for first-order gradients). Derivatives of any order therefore never leave these
-three forms; values are the same sums as plain autodiff (first-order gradients
-are bitwise the ones `jax.grad` of the plain op gives).
+its own first-order XLA form, all of which run on fast CPU kernels: F the plain
+strided convolution, A the input-dilated convolution with the (materialized)
+flipped kernel, K the window-dilated correlation of input and output gradient (the
+forms JAX itself emits for first-order gradients). Derivatives of any order never
+leave these three forms, and compute the same sums as plain autodiff (f32, equal up
+to float reassociation; conv2d's forward and first-order gradients use exactly the
+convolutions of the plain op).
 
 A transposed convolution (`lax.conv_transpose`, flax `ConvTranspose`) is A of the
 strided convolution it is the gradient of, with the kernel flipped and its in/out
@@ -54,7 +59,6 @@ Written for the XLA CPU backend; on GPU/TPU it computes the same values.
 
 import functools
 import math
-from collections.abc import Sequence
 from typing import NamedTuple
 
 import flax.linen as nn
@@ -397,6 +401,8 @@ class ConvTranspose(nn.ConvTranspose):
       problems.append('no mask')
     if self.padding == 'CIRCULAR':
       problems.append("no 'CIRCULAR' padding")
+    if getattr(self, 'preferred_element_type', None) is not None:
+      problems.append('no preferred_element_type')
     if problems:
       raise NotImplementedError('fast_conv.ConvTranspose supports ' +
                                 '; '.join(problems) + '. Use nn.ConvTranspose.')
