@@ -5,6 +5,8 @@
       --workdir runs/wgan_gp_cifar --config.g_optimizer.lr=2e-4
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp \
       --mode sample --num_samples 10000 --output runs/wgan_gp/samples.npz
+  python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp --mode eval
+      (metrics of config.eval on the latest checkpoint -> runs/wgan_gp/eval_<step>.json)
 """
 
 from absl import app
@@ -17,7 +19,9 @@ _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment file, optionally with arguments: path.py[:k=v,...].')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs, samples.')
 _MODE = flags.DEFINE_enum('mode', 'train', list(run.MODES), 'What to do.')
-_NUM_SAMPLES = flags.DEFINE_integer('num_samples', 1000, '--mode sample: how many.')
+_NUM_SAMPLES = flags.DEFINE_integer(
+    'num_samples', None, '--mode sample: how many (default 1000); --mode eval: generated '
+    'samples (default config.eval.num_samples).')
 _OUTPUT = flags.DEFINE_string('output', None, '--mode sample: .npz path '
                               '(default WORKDIR/samples.npz).')
 _DISTRIBUTED = flags.DEFINE_bool('distributed', False,

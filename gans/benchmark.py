@@ -41,6 +41,7 @@ _FID_SAMPLES = flags.DEFINE_integer('fid_samples', 10_000,
                                     'Feature rows per set for the FID timing (50k = protocol).')
 _COMPARE_TORCH = flags.DEFINE_bool('compare_torch', False,
                                    'Also time the PyTorch reference WGAN-GP DCGAN step.')
+flags.DEFINE_alias('compare-torch', 'compare_torch')
 _JSON = flags.DEFINE_bool('json', False, 'Print the results as JSON on stdout.')
 _OUT = flags.DEFINE_string('out', 'benchmarks/results', 'Directory for JSON + markdown.')
 _TINY = flags.DEFINE_bool('tiny', False, 'Seconds-long run (tests): few steps, small FID.')

@@ -81,6 +81,28 @@ def base_config():
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
   c.num_grid_samples = 64    # Images in each PNG sample grid.
+  # Evaluation (gans.evaluate): every eval_every steps (0: never) into metrics.jsonl as
+  # eval/*, with the protocol in eval.jsonl; `--mode eval` uses the same settings.
+  c.eval_every = 0
+  c.eval = ml_collections.ConfigDict(dict(
+      features='classifier',     # 'classifier' (offline, fid_classifier...) | 'inception'.
+      metrics=('fid', 'is', 'kid'),  # Also precision_recall, density_coverage,
+                                     # mode_score, mode_count; mode_coverage for 2D toys.
+      num_samples=10_000,        # Generated samples per evaluation.
+      num_reference=0,           # Real samples; 0: the whole split (at most 50k).
+      reference_split='train',
+      inception_weights='',      # pytorch-fid's .pth; empty: $GANS_INCEPTION_WEIGHTS.
+      classifier_path='',        # Empty: train experiments/classifier.py once, cached.
+      cache_dir='',              # Empty: $GANS_CACHE_DIR or ~/.cache/gans.
+      batch_size=0,              # 0: config.batch_size.
+      seed=0,                    # Latents of the evaluated samples (same every time).
+      use_ema=True,
+      kid_subsets=100,
+      kid_subset_size=1000,
+      is_splits=10,
+      precision_recall_k=3,
+      density_coverage_k=5,
+  ))
 
   c.latent_dim = 128
   c.generator = ml_collections.ConfigDict(dict(name='dcgan'))
@@ -94,6 +116,26 @@ def base_config():
   c.d_optimizer = optimizer()
   c.ema_decay = 0.0          # Generator EMA; 0 keeps no EMA.
   c.ema_start = 0            # Generator step from which the EMA is updated.
+
+  # Loss options and regularizers (gans.objectives; weights of 0 disable them).
+  c.ls_coding = '0,1,1'      # least_squares labels 'a,b,c' (Mao et al.): or '-1,1,0'.
+  c.weight_clip = 0.0        # WGAN: clip D's parameters to [-c, c] after each update.
+  c.dragan = 0.0             # DRAGAN penalty lambda (10 in the paper).
+  c.r1 = 0.0                 # R1 gamma; adds gamma/2 E||grad D(real)||^2.
+  c.g_ortho_reg = 0.0        # BigGAN orthogonal regularization beta on G (1e-4).
+  c.d_ortho_reg = 0.0        # The same on D.
+  # Training tricks (gans.train.tricks).
+  c.label_smoothing = 0.0    # One-sided: D's real target is 1 - label_smoothing.
+  c.noisy_labels = False     # D's targets: real ~ U[0.7, 1.2], fake ~ U[0, 0.3].
+  c.label_flip = 0.0         # Probability of swapping each of D's targets.
+  c.instance_noise = 0.0     # Std of Gaussian noise on D's inputs (real and fake).
+  c.instance_noise_anneal_steps = 0  # Linear decay of that std to 0; 0 keeps it.
+  c.separate_batches = True  # D sees real and fake in separate calls (else one batch).
+  c.pack = 1                 # PacGAN: D judges `pack` samples at once.
+  c.conditional = False      # Labels to G and D (real from the data, fake uniform).
+  c.num_classes = 0          # Classes of the conditional families.
+  c.aux_weight = 1.0         # ACGAN auxiliary classifier loss weight (D -> pair).
+  c.health_checks = True     # Warn at log time on collapse signs (gans.train.health).
   return c
 
 
@@ -105,6 +147,7 @@ def shrink_for_runlocal(config):
   config.sample_every = 2
   config.checkpoint_every = 2
   config.num_grid_samples = 16
+  config.eval_every = 0
   return config
 
 
@@ -135,3 +178,37 @@ def validate(config):
                      f'{config.gradient_penalty!r}.')
   if not 0.0 <= config.get('ema_decay', 0.0) < 1.0:
     raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay!r}.')
+  _validate_objective_and_tricks(config)
+
+
+def _validate_objective_and_tricks(config):
+  """Checks the loss, regularizer and trick switches (see base_config)."""
+  from gans.objectives import losses  # pylint: disable=g-import-not-at-top
+  name = config.get('loss', 'non_saturating')
+  if name not in losses.LOSSES:
+    raise ValueError(f'config.loss={name!r} is not a loss; known: {", ".join(losses.LOSSES)}.')
+  if name == 'least_squares':
+    losses.parse_coding(config.get('ls_coding', '0,1,1'))
+  for field in ('weight_clip', 'dragan', 'r1', 'g_ortho_reg', 'd_ortho_reg',
+                'instance_noise', 'instance_noise_anneal_steps', 'aux_weight'):
+    if config.get(field, 0) < 0:
+      raise ValueError(f'config.{field} must be >= 0, got {config[field]!r}.')
+  if not 0.0 <= config.get('label_smoothing', 0.0) < 1.0:
+    raise ValueError(f'config.label_smoothing must be in [0, 1), got '
+                     f'{config.label_smoothing!r}.')
+  if not 0.0 <= config.get('label_flip', 0.0) <= 0.5:
+    raise ValueError(f'config.label_flip must be in [0, 0.5], got {config.label_flip!r}.')
+  uses_labels = (config.get('label_smoothing', 0.0) > 0 or config.get('noisy_labels', False)
+                 or config.get('label_flip', 0.0) > 0)
+  if uses_labels and name not in losses.LABEL_LOSSES:
+    raise ValueError(f'config.label_smoothing/noisy_labels/label_flip need a loss with '
+                     f'targets ({", ".join(losses.LABEL_LOSSES)}), not config.loss={name!r}.')
+  pack = config.get('pack', 1)
+  if int(pack) < 1 or config.batch_size % int(pack):
+    raise ValueError(f'config.pack={pack!r} must be >= 1 and divide config.batch_size='
+                     f'{config.batch_size}.')
+  if config.get('conditional', False):
+    if config.get('num_classes', 0) <= 0:
+      raise ValueError('config.conditional needs config.num_classes > 0.')
+    if int(pack) > 1:
+      raise ValueError('config.pack > 1 is not supported with config.conditional.')

@@ -7,7 +7,7 @@ import jax
 
 from gans.train import loop
 
-MODES = ('train', 'sample')
+MODES = ('train', 'sample', 'eval')
 
 
 class _QuietLibraries:
@@ -35,11 +35,14 @@ def maybe_initialize_distributed(flag_value=False):
                  jax.process_count(), jax.local_device_count(), jax.device_count())
 
 
-def main(config, workdir, mode='train', num_samples=1000, output=None):
+def main(config, workdir, mode='train', num_samples=None, output=None):
   if mode not in MODES:
     raise ValueError(f'--mode={mode!r} is not one of {MODES}.')
   if mode == 'train':
     return loop.train(config, workdir)
   if mode == 'sample':
     output = output or os.path.join(workdir, 'samples.npz')
-    return loop.sample(config, workdir, num_samples, output)
+    return loop.sample(config, workdir, num_samples or 1000, output)
+  if mode == 'eval':  # Latest checkpoint -> workdir/eval_<step>.json (and stdout).
+    from gans import evaluate  # pylint: disable=g-import-not-at-top
+    return evaluate.evaluate_checkpoint(config, workdir, num_samples)

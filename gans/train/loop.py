@@ -10,10 +10,12 @@ import jax
 import numpy as np
 
 from gans import data
+from gans import evaluate as evaluate_lib
 from gans import parallel
 from gans.data import images as image_lib
 from gans.train import checkpoint as checkpoint_lib
 from gans.train import experiment as experiment_lib
+from gans.train import health as health_lib
 from gans.train import writer as writer_lib
 
 
@@ -67,6 +69,9 @@ def train(config, workdir, dataset=None):
   """
   os.makedirs(workdir, exist_ok=True)
   exp = experiment_lib.build(config, dataset=dataset)
+  # Built first: a missing weights file fails before anything is written.
+  eval_every = config.get('eval_every', 0)
+  evaluator = evaluate_lib.eval_hook(config, exp, workdir) if eval_every > 0 else None
   is_main = jax.process_index() == 0
   ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
   state = exp.init()
@@ -90,6 +95,7 @@ def train(config, workdir, dataset=None):
                          process_count=jax.process_count())
   fixed_z = exp.latents(jax.random.PRNGKey(config.seed + 1), config.num_grid_samples)
   progress = writer_lib.Progress(config.total_steps, start)
+  health = health_lib.from_config(config)
 
   stop = {'signal': None}
   def on_signal(signum, frame):
@@ -116,8 +122,14 @@ def train(config, workdir, dataset=None):
           means = {k: float(np.mean([r[k] for r in records])) for k in records[0]}
           rate = progress.log(step, means)
           writer.write_scalars(step, {**means, 'steps_per_second': rate})
+          if health is not None:
+            fixed = lambda: exp.sample(state.g_params, state.g_state, fixed_z)
+            for name, message in health.update(step, means, fixed):
+              logging.warning('Training health (%s) at step %d: %s', name, step, message)
       if step % config.sample_every == 0 or step == config.total_steps:
         writer.write_image(step, 'samples', sample_grid(exp, state, fixed_z))
+      if evaluator is not None and (step % eval_every == 0 or step == config.total_steps):
+        writer.write_scalars(step, {f'eval/{k}': v for k, v in evaluator(state).items()})
       if ckpt_now:
         ckpts.save(step, state, position)
     if stop['signal'] is not None:

@@ -7,6 +7,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gans.train import tricks
+
 
 @flax.struct.dataclass
 class TrainState:
@@ -49,14 +51,21 @@ def split_variables(variables):
   return params, variables
 
 
-def init_state(config, generator, discriminator, example_shape, g_tx, d_tx):
-  """Initializes every part of the state from `config.seed` (pure; jit it)."""
-  init_key, key = jax.random.split(jax.random.PRNGKey(config.seed))
+def init_state(config, generator, discriminator, example_shape, g_tx, d_tx, seed=None):
+  """Initializes every part of the state from `config.seed` (pure; jit it).
+
+  `seed` (optional, may be traced) replaces config.seed, so several runs can be
+  initialized under `jax.vmap` (gans.toy_table). With `config.pack` = m, D is
+  initialized on m samples concatenated (gans.train.tricks.pack).
+  """
+  seed = config.seed if seed is None else seed
+  init_key, key = jax.random.split(jax.random.PRNGKey(seed))
   g_key, d_key = jax.random.split(init_key)
   z = jnp.zeros((2, config.latent_dim), jnp.float32)
   y = jnp.zeros((2,), jnp.int32)
   g_params, g_state = split_variables(generator.init(g_key, z, y, train=False))
-  x = jnp.zeros((2,) + tuple(example_shape), jnp.float32)
+  m = int(config.get('pack', 1))
+  x = tricks.pack(jnp.zeros((2 * m,) + tuple(example_shape), jnp.float32), m)
   d_params, d_state = split_variables(discriminator.init(d_key, x, y, train=False))
   ema = jax.tree.map(jnp.copy, g_params) if config.ema_decay > 0 else {}
   return TrainState(step=jnp.zeros((), jnp.int32), key=key, g_params=g_params,
