@@ -1,7 +1,6 @@
 """The 2D mode-collapse table: data, vmapped runs, metrics, and a tiny end-to-end table."""
 
 import json
-import os
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +12,6 @@ from gans.metrics import mode_coverage
 from gans.train import state as state_lib
 from gans.train import step as step_lib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(setup='pacgan', size='tiny', steps=6, lr=1e-3, b1=0.5, decay='linear')
 _toy_config = toy_table.toy_config
 
