@@ -6,15 +6,20 @@ The step: one critic update (WGAN loss + 10 * gradient penalty, Gulrajani et al.
   G: z(128) -> Dense 4096 -> BN -> ReLU -> 4x4x256 -> [ConvT 4x4 s2 SAME -> BN -> ReLU]
      x2 (128, 64) -> ConvT 4x4 s2 SAME 3 -> tanh                      (1.19M params)
   D: [Conv 4x4 s2 pad 1 -> LReLU 0.2] x3 (64, 128, 256) -> flatten -> Dense 1 (0.66M)
-`--fast` swaps `nn.Conv`/`nn.ConvTranspose` for `gans.nets.fast_conv` (same
-parameters, same values; gradients on fast XLA CPU kernels). Compare with
-`benchmarks/torch_wgan_gp.py`.
+`make_step(fast=True)` / `--variant jax-fast` swaps `nn.Conv`/`nn.ConvTranspose` for
+`gans.nets.fast_conv.Conv`/`ConvTranspose` (same parameters, same values; every
+gradient, including the penalty's second order, on fast XLA CPU kernels). The
+torch variants run `benchmarks/torch_wgan_gp.py`, the same step in PyTorch.
 
-  # all four, each round-robin in a fresh process (the machine is shared: compare
-  # medians of interleaved rounds):
+  # All four, each timed in a fresh process, round-robin (the machine is shared:
+  # compare medians of interleaved rounds, and the CPU time per step):
   python benchmarks/jax_wgan_gp_prototype.py --variant jax-plain --variant jax-fast \
-      --variant torch-nchw --variant torch-channels_last --rounds 5
-  python benchmarks/jax_wgan_gp_prototype.py --variant jax-fast --gp vjp
+      --variant torch-nchw --variant torch-channels_last --rounds 5 --steps 10
+  # The same pinned to one core (torch with one thread): per-core efficiency.
+  python benchmarks/jax_wgan_gp_prototype.py --variant jax-fast \
+      --variant torch-channels_last --cpus 1
+  # Penalty as jax.vjp instead of jax.grad; one critic pass over [real; fake].
+  python benchmarks/jax_wgan_gp_prototype.py --variant jax-fast --gp vjp --joint-critic
 """
 
 import argparse
@@ -31,7 +36,7 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-from gans.nets import fast_conv  # pylint: disable=g-import-not-at-top,wrong-import-position
+from gans.nets import fast_conv  # pylint: disable=wrong-import-position
 
 LATENT = 128
 VARIANTS = ('jax-plain', 'jax-fast', 'torch-nchw', 'torch-channels_last')
@@ -214,9 +219,10 @@ def main():
       print(f'round {r} {v}: median {np.median(res["wall"]):.4f} min '
             f'{np.min(res["wall"]):.4f} cpu {res["cpu"]:.4f} s/step', flush=True)
   print(f'batch {args.batch_size}, {args.steps} timed steps per round, gp={args.gp}, '
-        f'joint_critic={args.joint_critic}, cpus={args.cpus or "all"}. Seconds per step: median of the per-round '
-        'medians [per-round medians]; fastest single step (the least disturbed by '
-        'other load); process CPU time per step (all threads):')
+        f'joint_critic={args.joint_critic}, cpus={args.cpus or "all"}. Seconds per '
+        'step: median of the per-round medians [per-round medians]; fastest single '
+        'step (the least disturbed by other load); process CPU time per step (all '
+        'threads):')
   for v, rounds in results.items():
     medians = [float(np.median(r['wall'])) for r in rounds]
     fastest = min(min(r['wall']) for r in rounds)

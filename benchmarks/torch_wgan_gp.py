@@ -11,7 +11,7 @@ ConvTranspose2d(k4, s2, p1) is flax ConvTranspose(4, 2, 'SAME') (output 2x the i
 and Conv2d(k4, s2, p1) is flax Conv(4, 2, padding 1). `channels_last` puts networks
 and images in NHWC memory format (the layout the JAX step uses).
 
-  python benchmarks/torch_wgan_gp.py                    # NCHW and channels_last, interleaved
+  python benchmarks/torch_wgan_gp.py          # NCHW and channels_last, interleaved
   python benchmarks/torch_wgan_gp.py --layout channels_last --steps 50
 """
 

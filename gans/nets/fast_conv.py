@@ -121,7 +121,7 @@ def _f_impl(geo, x, w):
 
 
 def _a_impl(geo, g, w):
-  """A: input gradient of F, the input-dilated convolution of g with the flipped kernel."""
+  """A: input gradient of F; the input-dilated convolution of g, flipped kernel."""
   pads = []
   for n, m, k, s, (lo, _) in zip(geo.in_hw, geo.out_hw, geo.kernel_hw, geo.strides,
                                  geo.pads):

@@ -1,4 +1,4 @@
-"""fast_conv equals the plain lax/flax convolutions in value and in 1st-3rd order gradients."""
+"""fast_conv equals plain lax/flax convolutions: values and 1st-3rd order gradients."""
 
 import flax.linen as nn
 import jax
