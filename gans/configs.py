@@ -67,24 +67,9 @@ def net(name, **kwargs):
   return ml_collections.ConfigDict(dict(name=name, **kwargs))
 
 
-def base_config():
-  """Fields shared by every adversarial experiment, with neutral defaults."""
-  c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.dataset = 'mnist5k'
-  c.data_dir = ''            # TFDS data_dir; empty means the TFDS default.
-  c.image_size = 32          # Images are resized to image_size x image_size.
-  c.batch_size = 64          # Global batch, split over all devices and processes.
-  c.total_steps = 10_000     # Generator steps.
-  c.log_every = 100
-  c.sample_every = 1000
-  c.checkpoint_every = 1000
-  c.keep_checkpoints = 3
-  c.num_grid_samples = 64    # Images in each PNG sample grid.
-  # Evaluation (gans.evaluate): every eval_every steps (0: never) into metrics.jsonl as
-  # eval/*, with the protocol in eval.jsonl; `--mode eval` uses the same settings.
-  c.eval_every = 0
-  c.eval = ml_collections.ConfigDict(dict(
+def eval_config():
+  """Defaults of `config.eval` (gans.evaluate); the one place they are defined."""
+  return ml_collections.ConfigDict(dict(
       features='classifier',     # 'classifier' (offline, fid_classifier...) | 'inception'.
       metrics=('fid', 'is', 'kid'),  # Also precision_recall, density_coverage,
                                      # mode_score, mode_count; mode_coverage for 2D toys.
@@ -103,6 +88,26 @@ def base_config():
       precision_recall_k=3,
       density_coverage_k=5,
   ))
+
+
+def base_config():
+  """Fields shared by every adversarial experiment, with neutral defaults."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.dataset = 'mnist5k'
+  c.data_dir = ''            # TFDS data_dir; empty means the TFDS default.
+  c.image_size = 32          # Images are resized to image_size x image_size.
+  c.batch_size = 64          # Global batch, split over all devices and processes.
+  c.total_steps = 10_000     # Generator steps.
+  c.log_every = 100
+  c.sample_every = 1000
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.num_grid_samples = 64    # Images in each PNG sample grid.
+  # Evaluation (gans.evaluate): every eval_every steps (0: never) into metrics.jsonl as
+  # eval/*, with the protocol in eval.jsonl; `--mode eval` uses the same settings.
+  c.eval_every = 0
+  c.eval = eval_config()
 
   c.latent_dim = 128
   c.generator = ml_collections.ConfigDict(dict(name='dcgan'))

@@ -6,7 +6,7 @@ reference statistics, metrics, and the protocol every number carries.
                                               # config.eval_every steps -> eval/* scalars
   evaluate_checkpoint(config, workdir)        # --mode eval: WORKDIR/eval_<step>.json
 
-Configuration (`config.eval`, defaults in `gans.configs.base_config`):
+Configuration (`config.eval`, defaults in `gans.configs.eval_config`):
   features         'classifier' (offline: a small CNN the project trains on the run's
                    labelled dataset, gans/metrics/classifier.py) or 'inception' (the FID
                    InceptionV3; weights from `inception_weights` or
@@ -55,6 +55,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 import ml_collections
 import numpy as np
 
+from gans import configs
 from gans import data
 from gans import metrics as metrics_lib
 from gans.data import images as image_lib
@@ -66,24 +67,6 @@ from gans.metrics import stacked_mnist
 REFERENCE_FORMAT = 1
 MAX_REFERENCE = 50_000
 
-DEFAULTS = dict(
-    features='classifier',
-    metrics=('fid', 'is', 'kid'),
-    num_samples=10_000,
-    num_reference=0,
-    reference_split='train',
-    inception_weights='',
-    classifier_path='',
-    cache_dir='',
-    batch_size=0,        # 0: config.batch_size for generation, 500 for features.
-    seed=0,              # Latent seed of the generated samples (same at every eval).
-    use_ema=True,
-    kid_subsets=100,
-    kid_subset_size=1000,
-    is_splits=10,
-    precision_recall_k=3,
-    density_coverage_k=5,
-)
 
 IMAGE_METRICS = ('fid', 'is', 'kid', 'precision_recall', 'density_coverage', 'mode_score',
                  'mode_count')
@@ -95,8 +78,8 @@ reference_computations = collections.Counter()
 
 
 def options(config):
-  """config.eval merged over DEFAULTS, as a ConfigDict (configs without `eval` work)."""
-  values = dict(DEFAULTS)
+  """config.eval merged over gans.configs.eval_config() (configs without `eval` work)."""
+  values = configs.eval_config().to_dict()
   given = config.get('eval') if hasattr(config, 'get') else None
   for key, value in (given or {}).items():
     if key not in values:
