@@ -64,8 +64,10 @@ def synthetic_dataset(config, channels=None):
     shape = (config.image_size, config.image_size, channels or 3)
   rng = np.random.default_rng(0)
   x = rng.uniform(-1, 1, (256,) + tuple(shape)).astype(np.float32)
-  y = rng.integers(0, 10, 256).astype(np.int32)
-  return data.Dataset('synthetic', 256, tuple(shape), 10, lambda i: (x[i % 256], y[i % 256]))
+  classes = int(config.num_classes) if config.get('conditional', False) else 10
+  y = rng.integers(0, classes, 256).astype(np.int32)
+  return data.Dataset('synthetic', 256, tuple(shape), classes,
+                      lambda i: (x[i % 256], y[i % 256]))
 
 
 def _median_time(fn, n):
@@ -96,8 +98,9 @@ def time_train_step(config, steps, warmup):
   median, times = _median_time(one, steps)
   # Sampling speed: one generator forward pass (eval mode) over a batch.
   z = exp.latents(jax.random.PRNGKey(0), config.batch_size)
+  y = exp.labels(0, config.batch_size)
   s = holder['state']
-  sample = lambda: exp.sample(s.g_params, s.g_state, z)
+  sample = lambda: exp.sample(s.g_params, s.g_state, z, y)
   jax.block_until_ready(sample())
   sample_seconds, _ = _median_time(sample, max(3, steps // 2))
   return dict(seconds_per_step=median, compile_seconds=compile_seconds,

@@ -121,6 +121,7 @@ def base_config():
   c.d_optimizer = optimizer()
   c.ema_decay = 0.0          # Generator EMA; 0 keeps no EMA.
   c.ema_start = 0            # Generator step from which the EMA is updated.
+  c.truncation = 0.0         # Sampling/eval latents truncated to [-t, t] (BigGAN); 0: off.
 
   # Loss options and regularizers (gans.objectives; weights of 0 disable them).
   c.ls_coding = '0,1,1'      # least_squares labels 'a,b,c' (Mao et al.): or '-1,1,0'.
@@ -195,7 +196,7 @@ def _validate_objective_and_tricks(config):
   if name == 'least_squares':
     losses.parse_coding(config.get('ls_coding', '0,1,1'))
   for field in ('weight_clip', 'dragan', 'r1', 'g_ortho_reg', 'd_ortho_reg',
-                'instance_noise', 'instance_noise_anneal_steps', 'aux_weight'):
+                'instance_noise', 'instance_noise_anneal_steps', 'aux_weight', 'truncation'):
     if config.get(field, 0) < 0:
       raise ValueError(f'config.{field} must be >= 0, got {config[field]!r}.')
   if not 0.0 <= config.get('label_smoothing', 0.0) < 1.0:

@@ -30,6 +30,9 @@ mode_count: modes_<net> = number of classes that are the argmax of at least one
 generated sample, modes_kl_<net> = KL(argmax histogram || uniform over classes)
 (the Stacked MNIST statistic when the dataset is stacked_mnist: 1000 classes).
 mode_coverage (toy datasets, VEEGAN/PacGAN): modes, high_quality, reverse_kl.
+Conditional experiments whose feature network classifies the same K classes (the
+offline classifier) also get class_accuracy_<net>: the fraction of generated samples
+the network assigns to the class they were generated for (classes balanced, i mod K).
 
 Protocol. Generated images are quantized to uint8 (as when saved to PNG) and real
 images are read as uint8; both are then preprocessed by the feature network (the
@@ -62,6 +65,7 @@ from gans.data import images as image_lib
 from gans.metrics import classifier as classifier_lib
 from gans.metrics import inception
 from gans.metrics import stacked_mnist
+from gans.train import experiment as experiment_lib
 
 # Bump when the content of cached reference files changes.
 REFERENCE_FORMAT = 1
@@ -419,20 +423,6 @@ def mode_kl(counts):
 # -------------------------------------------------------------------------- generation
 
 
-def generated_batches(exp, state, num, seed=0, batch_size=None, use_ema=True):
-  """Yields generated samples (float, model space) in batches, without holding them all.
-
-  Concatenated, equal to `experiment.generate(exp, state, num, seed, batch_size, use_ema)`:
-  the same latents (`fold_in(PRNGKey(seed), batch index)`) and parameters.
-  """
-  params = state.ema_params if (use_ema and state.ema_params) else state.g_params
-  batch_size = batch_size or max(exp.config.batch_size, 1)
-  key = jax.random.PRNGKey(seed)
-  for i in range(0, num, batch_size):
-    z = exp.latents(jax.random.fold_in(key, i // batch_size), batch_size)
-    yield np.asarray(jax.device_get(exp.sample(params, state.g_state, z)))[:num - i]
-
-
 class Evaluator:
   """Evaluates generators of one experiment: the network and reference are built once."""
 
@@ -459,16 +449,24 @@ class Evaluator:
     num = int(num_samples or opts.num_samples)
     start = time.time()
     gen_batch = opts.batch_size or exp.config.batch_size
-    batches = generated_batches(exp, state, num, seed=opts.seed, batch_size=gen_batch,
-                                use_ema=opts.use_ema)
+    batches = experiment_lib.generated_batches(exp, state, num, seed=opts.seed,
+                                               batch_size=gen_batch, use_ema=opts.use_ema)
     if self.dataset.is_image:
       batches = (image_lib.to_uint8(b) for b in batches)
     fake = self.net.features(batches)
     values, metric_protocol = compute_metrics(opts.metrics, self.net, self.reference, fake,
                                               opts, self.dataset.extra)
+    logits = fake.get('logits')
+    if exp.num_classes and logits is not None and logits.shape[1] == exp.num_classes:
+      # Conditional generators: how often the feature network's class is the one asked
+      # for (generated sample i has label i mod K; experiment.generated_batches).
+      asked = np.arange(len(logits)) % exp.num_classes
+      values[self.net.key('class_accuracy')] = float(np.mean(logits.argmax(1) == asked))
     protocol = dict(self.net.protocol, **self.reference.protocol, num_fake=num,
                     fake_seed=opts.seed, ema=bool(opts.use_ema and state.ema_params),
-                    step=int(state.step), **metric_protocol)
+                    truncation=float(exp.config.get('truncation', 0.0)),
+                    class_balanced=bool(exp.num_classes), step=int(state.step),
+                    **metric_protocol)
     if self.dataset.is_image:
       protocol['images'] = 'quantized to uint8 before feature extraction'
     protocol['seconds'] = round(time.time() - start, 2)

@@ -49,19 +49,23 @@ def mnist():
   return data.load(_config())
 
 
-def replay(config, samples):
-  """(exp, state) whose generator returns `samples` (model space) in order, cyclically."""
+def replay(config, samples, num_classes=0):
+  """(exp, state) whose generator returns `samples` (model space) in order, cyclically.
+
+  `num_classes` > 0 makes it a conditional experiment (sample i is asked for i mod K).
+  """
   samples = np.asarray(samples)
   position = [0]
 
-  def sample(params, g_state, z):
-    del params, g_state
+  def sample(params, g_state, z, y=None):
+    del params, g_state, y
     idx = (position[0] + np.arange(len(z))) % len(samples)
     position[0] += len(z)
     return jnp.asarray(samples[idx])
 
-  exp = types.SimpleNamespace(config=config, sample=sample,
-                              latents=lambda key, n: jnp.zeros((n, 1)))
+  exp = types.SimpleNamespace(config=config, sample=sample, num_classes=num_classes,
+                              latents=lambda key, n: jnp.zeros((n, 1)),
+                              labels=lambda start, n: None)
   state = types.SimpleNamespace(g_params={}, ema_params=None, g_state={}, step=7)
   return exp, state
 
@@ -136,20 +140,23 @@ def test_unknown_metric_or_split_fails_with_its_name(mnist):
     evaluate.Evaluator(config, mnist)
 
 
-def test_generated_batches_equal_experiment_generate():
-  config = _config('wgan_gp.py:runlocal')
-  w = jnp.asarray(np.random.default_rng(0).normal(size=(config.latent_dim, 5)), jnp.float32)
-  exp = types.SimpleNamespace(
-      config=config, sample=jax.jit(lambda params, g_state, z: jnp.tanh(z @ params['w'])),
-      latents=lambda key, n: step_lib.sample_latent(key, n, config.latent_dim))
-  state = types.SimpleNamespace(g_params={'w': w}, ema_params={'w': -w}, g_state={}, step=0)
-  for use_ema in (True, False):
-    streamed = np.concatenate(list(evaluate.generated_batches(
-        exp, state, 37, seed=3, batch_size=16, use_ema=use_ema)))
-    expected = experiment.generate(exp, state, 37, seed=3, batch_size=16, use_ema=use_ema)
-    np.testing.assert_array_equal(streamed, expected)
-  assert not np.array_equal(streamed, np.concatenate(list(evaluate.generated_batches(
-      exp, state, 37, seed=4, batch_size=16, use_ema=False))))
+def test_class_accuracy_of_conditional_generators(mnist):
+  """Real digits replayed in label order i mod 10 score the classifier's accuracy;
+  the same digits in random order score chance."""
+  config = _config('cgan.py')
+  config.eval.num_samples = 500
+  evaluator = evaluate.Evaluator(config, mnist)
+  x, y = mnist.get(np.arange(mnist.num_examples))
+  ordered = np.concatenate([x[y == k][:50, None] for k in range(10)], 1).reshape(
+      (500,) + x.shape[1:])  # Sample i has digit i mod 10.
+  good = evaluator(*replay(config, ordered, num_classes=10))
+  assert good['class_accuracy_classifier'] > 0.9
+  assert good['protocol']['class_balanced'] is True
+  shuffled = np.random.default_rng(0).permutation(ordered)
+  bad = evaluator(*replay(config, shuffled, num_classes=10))
+  assert bad['class_accuracy_classifier'] < 0.25
+  unconditional = evaluator(*replay(config, ordered))
+  assert 'class_accuracy_classifier' not in unconditional
 
 
 def test_toy_datasets_count_modes_on_raw_points():

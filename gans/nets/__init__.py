@@ -2,7 +2,9 @@
 
 `build(config, example_shape)` instantiates the pair named by `config.generator.name`
 and `config.discriminator.name`, passing the other fields of each as keyword
-arguments (the generator also gets `out_shape`).
+arguments (the generator also gets `out_shape`). A network with a `num_classes` field
+gets the config's class count: `config.num_classes` when `config.conditional`, else 0,
+so one switch makes a family conditional.
 """
 
 import dataclasses
@@ -16,7 +18,7 @@ def available():
                 if hasattr(importlib.import_module(f'gans.nets.{m.name}'), 'Generator'))
 
 
-def _module(kind, cfg, **extra):
+def _module(kind, cfg, num_classes, **extra):
   name = cfg.get('name')
   try:
     mod = importlib.import_module(f'gans.nets.{name}')
@@ -25,8 +27,13 @@ def _module(kind, cfg, **extra):
     raise ValueError(f'config.{kind.lower()}.name={name!r} is not an architecture; '
                      f'available: {", ".join(available())}.') from None
   kwargs = {k: v for k, v in cfg.to_dict().items() if k != 'name'}
-  kwargs.update(extra)
   fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
+  if 'num_classes' in kwargs:
+    raise ValueError(f'config.{kind.lower()}.num_classes: set config.conditional and '
+                     f'config.num_classes instead; they reach both networks.')
+  if 'num_classes' in fields:
+    extra['num_classes'] = num_classes
+  kwargs.update(extra)
   unknown = sorted(set(kwargs) - fields)
   if unknown:
     raise ValueError(f'config.{kind.lower()} has fields {unknown} that {name}.{kind} '
@@ -39,6 +46,8 @@ def _module(kind, cfg, **extra):
 
 def build(config, example_shape):
   """Returns (generator, discriminator) linen modules for the config."""
-  generator = _module('Generator', config.generator, out_shape=tuple(example_shape))
-  discriminator = _module('Discriminator', config.discriminator)
+  num_classes = int(config.num_classes) if config.get('conditional', False) else 0
+  generator = _module('Generator', config.generator, num_classes,
+                      out_shape=tuple(example_shape))
+  discriminator = _module('Discriminator', config.discriminator, num_classes)
   return generator, discriminator

@@ -59,18 +59,6 @@ def _init(name):
   return _INITS[name]
 
 
-def truncated_latent(key, shape, threshold=None):
-  """z ~ N(0, I) with every |z_i| > threshold resampled (the truncation trick, Sec. 3.1).
-
-  Resampling until |z_i| <= threshold draws from the normal truncated to
-  [-threshold, threshold], which is what this samples directly. threshold None or <= 0
-  gives plain N(0, I).
-  """
-  if threshold is None or threshold <= 0:
-    return jax.random.normal(key, shape, jnp.float32)
-  return jax.random.truncated_normal(key, -threshold, threshold, shape, jnp.float32)
-
-
 class Generator(nn.Module):
   out_shape: tuple            # (H, W, C); H in 32, 64, 128, 256.
   num_classes: int = 10       # 0: unconditional.

@@ -25,9 +25,12 @@ from gans.nets import layers
 from gans.nets import mlp
 
 
-def _check_arch(arch):
+def _check(arch, num_classes):
   if arch not in ('mlp', 'conv'):
     raise ValueError(f"cgan arch {arch!r} is not 'mlp' or 'conv'.")
+  if num_classes <= 0:
+    raise ValueError(f'cgan networks are class-conditional (num_classes={num_classes}): '
+                     'set config.conditional=True and config.num_classes.')
 
 
 class Generator(nn.Module):
@@ -40,7 +43,7 @@ class Generator(nn.Module):
 
   @nn.compact
   def __call__(self, z, y=None, train=True):
-    _check_arch(self.arch)
+    _check(self.arch, self.num_classes)
     y = layers.require_labels(y, 'cgan.Generator', self.num_classes)
     zy = jnp.concatenate([z, jax.nn.one_hot(y, self.num_classes, dtype=z.dtype)], -1)
     if self.arch == 'mlp':
@@ -60,7 +63,7 @@ class Discriminator(nn.Module):
 
   @nn.compact
   def __call__(self, x, y=None, train=True):
-    _check_arch(self.arch)
+    _check(self.arch, self.num_classes)
     if self.norm not in ('none', 'batch'):
       raise ValueError(f"cgan norm {self.norm!r} is not 'none' or 'batch'.")
     batch = x.shape[0]

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gans import configs
@@ -28,10 +29,31 @@ class Experiment:
   discriminator: Any
   init: Callable[[], state_lib.TrainState]   # Jitted; returns a replicated state.
   train_step: Callable                        # Jitted, donates the state.
-  sample: Callable                            # (params, g_state, z) -> samples.
+  sample: Callable                            # (params, g_state, z, y=None) -> samples.
+
+  @property
+  def num_classes(self):
+    """K of a class-conditional experiment, 0 for an unconditional one."""
+    return int(self.config.num_classes) if self.config.get('conditional', False) else 0
 
   def latents(self, key, n):
-    return step_lib.sample_latent(key, n, self.config.latent_dim)
+    """Latents for sampling and evaluation (truncated when config.truncation > 0)."""
+    return step_lib.sample_latent(key, n, self.config.latent_dim,
+                                  self.config.get('truncation', 0.0))
+
+  def labels(self, start, n):
+    """Labels of samples start..start+n-1: index mod K (every class equally often)."""
+    if not self.num_classes:
+      return None
+    return jnp.arange(start, start + n, dtype=jnp.int32) % self.num_classes
+
+  def grid_inputs(self, key, n):
+    """Latents and labels for a sample grid: conditional grids hold one class per row."""
+    z = self.latents(key, n)
+    if not self.num_classes:
+      return z, None
+    cols = -(-n // self.num_classes)
+    return z, jnp.arange(n, dtype=jnp.int32) // cols
 
 
 def build(config, mesh=None, dataset=None):
@@ -39,6 +61,10 @@ def build(config, mesh=None, dataset=None):
   mesh = parallel.make_mesh() if mesh is None else mesh
   parallel.check_batch_size(config.batch_size, mesh)
   dataset = data.load(config) if dataset is None else dataset
+  if config.get('conditional', False) and dataset.num_classes != config.num_classes:
+    raise ValueError(f'config.conditional: dataset {dataset.name!r} has '
+                     f'{dataset.num_classes} classes but config.num_classes is '
+                     f'{config.num_classes}.')
   generator, discriminator = nets.build(config, dataset.example_shape)
   g_tx = state_lib.make_optimizer(config.g_optimizer, config.total_steps)
   d_tx = state_lib.make_optimizer(config.d_optimizer, config.total_steps * config.n_critic)
@@ -59,13 +85,22 @@ def build(config, mesh=None, dataset=None):
                     sample)
 
 
-def generate(exp, state, num, seed=0, batch_size=None, use_ema=True):
-  """Generates `num` samples with latents from `seed` (EMA weights when kept)."""
+def generated_batches(exp, state, num, seed=0, batch_size=None, use_ema=True):
+  """Yields `num` generated samples (float, model space) as numpy batches.
+
+  Batch b uses latents fold_in(PRNGKey(seed), b); sample i of a conditional experiment
+  has class i mod K. EMA weights are used when kept and `use_ema`.
+  """
   params = state.ema_params if (use_ema and state.ema_params) else state.g_params
   batch_size = batch_size or max(exp.config.batch_size, 1)
   key = jax.random.PRNGKey(seed)
-  out = []
   for i in range(0, num, batch_size):
     z = exp.latents(jax.random.fold_in(key, i // batch_size), batch_size)
-    out.append(jax.device_get(exp.sample(params, state.g_state, z)))
-  return jnp.concatenate(out)[:num] if out else None
+    y = exp.labels(i, batch_size)
+    yield np.asarray(jax.device_get(exp.sample(params, state.g_state, z, y)))[:num - i]
+
+
+def generate(exp, state, num, seed=0, batch_size=None, use_ema=True):
+  """All of `generated_batches` in one array (None when num is 0)."""
+  out = list(generated_batches(exp, state, num, seed, batch_size, use_ema))
+  return np.concatenate(out) if out else None

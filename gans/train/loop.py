@@ -51,12 +51,15 @@ def _check_finite(records, first_step):
             f'checkpoint saved before it is kept.')
 
 
-def sample_grid(exp, state, fixed_z):
-  """Samples from fixed latents as a uint8 image: a grid, or a scatter plot for 2D."""
+def sample_grid(exp, state, fixed_z, fixed_y=None):
+  """Samples from fixed inputs as a uint8 image: a grid, or a scatter plot for 2D.
+
+  A conditional experiment's grid (inputs from `exp.grid_inputs`) has one class per row.
+  """
   params = state.ema_params if state.ema_params else state.g_params
-  samples = np.asarray(jax.device_get(exp.sample(params, state.g_state, fixed_z)))
+  samples = np.asarray(jax.device_get(exp.sample(params, state.g_state, fixed_z, fixed_y)))
   if exp.dataset.is_image:
-    return image_lib.grid(image_lib.to_uint8(samples))
+    return image_lib.grid(image_lib.to_uint8(samples), rows=exp.num_classes or None)
   means = exp.dataset.extra.get('means')
   lim = 1.25 * np.abs(means).max() + 0.5 if means is not None else None
   return writer_lib.scatter_image(samples, reference=means, lim=lim)
@@ -93,7 +96,8 @@ def train(config, workdir, dataset=None):
   batches = data.Batches(exp.dataset, config.batch_size, config.seed, start=position,
                          group=config.n_critic, process_index=jax.process_index(),
                          process_count=jax.process_count())
-  fixed_z = exp.latents(jax.random.PRNGKey(config.seed + 1), config.num_grid_samples)
+  fixed_z, fixed_y = exp.grid_inputs(jax.random.PRNGKey(config.seed + 1),
+                                     config.num_grid_samples)
   progress = writer_lib.Progress(config.total_steps, start)
   health = health_lib.from_config(config)
 
@@ -123,11 +127,11 @@ def train(config, workdir, dataset=None):
           rate = progress.log(step, means)
           writer.write_scalars(step, {**means, 'steps_per_second': rate})
           if health is not None:
-            fixed = lambda: exp.sample(state.g_params, state.g_state, fixed_z)
+            fixed = lambda: exp.sample(state.g_params, state.g_state, fixed_z, fixed_y)
             for name, message in health.update(step, means, fixed):
               logging.warning('Training health (%s) at step %d: %s', name, step, message)
       if step % config.sample_every == 0 or step == config.total_steps:
-        writer.write_image(step, 'samples', sample_grid(exp, state, fixed_z))
+        writer.write_image(step, 'samples', sample_grid(exp, state, fixed_z, fixed_y))
       if evaluator is not None and (step % eval_every == 0 or step == config.total_steps):
         writer.write_scalars(step, {f'eval/{k}': v for k, v in evaluator(state).items()})
       if ckpt_now:
@@ -161,11 +165,16 @@ def restore_latest(config, workdir, exp=None):
 
 
 def sample(config, workdir, num_samples, output, seed=0):
-  """Writes `num_samples` generated images (uint8 NHWC) or points to `output` (.npz)."""
+  """Writes `num_samples` generated images (uint8 NHWC) or points to `output` (.npz).
+
+  A conditional experiment's file also holds `labels` (sample i has class i mod K).
+  """
   exp, state = restore_latest(config, workdir)
   samples = np.asarray(experiment_lib.generate(exp, state, num_samples, seed=seed))
   arrays = {'images': image_lib.to_uint8(samples)} if exp.dataset.is_image else {
       'points': samples.astype(np.float32)}
+  if exp.num_classes:
+    arrays['labels'] = np.asarray(exp.labels(0, num_samples))
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   np.savez_compressed(output, **arrays, step=int(state.step),
                       protocol=json.dumps(dict(seed=seed, ema=bool(state.ema_params))))

@@ -44,8 +44,16 @@ def apply_net(module, params, state, x, y, train, rng=None):
   return module.apply(variables, x, y, train=train, rngs=rngs), state
 
 
-def sample_latent(key, batch_size, latent_dim):
-  return jax.random.normal(key, (batch_size, latent_dim), jnp.float32)
+def sample_latent(key, batch_size, latent_dim, truncation=0.0):
+  """z ~ N(0, I) [batch_size, latent_dim]; truncation t > 0 gives BigGAN's truncation trick.
+
+  BigGAN resamples every |z_i| > t until it falls inside; that draws from the normal
+  truncated to [-t, t], which is what this samples directly.
+  """
+  shape = (batch_size, latent_dim)
+  if truncation and truncation > 0:
+    return jax.random.truncated_normal(key, -truncation, truncation, shape, jnp.float32)
+  return jax.random.normal(key, shape, jnp.float32)
 
 
 def split_output(out):

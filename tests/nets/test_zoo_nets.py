@@ -146,13 +146,19 @@ def test_conditional_nets_need_labels():
 
 
 def test_nets_build_from_configs():
-  config = ml_collections.ConfigDict()
-  config.generator = configs.net('biggan', num_classes=3, ch=4, attention=[16])
-  config.discriminator = configs.net('sngan', width=8, num_classes=3)
+  config = ml_collections.ConfigDict(dict(conditional=True, num_classes=3))
+  config.generator = configs.net('biggan', ch=4, attention=[16])
+  config.discriminator = configs.net('sngan', width=8)
   generator, discriminator = nets.build(config, (32, 32, 3))
   assert generator.attention == (16,) and generator.out_shape == (32, 32, 3)
-  assert discriminator.num_classes == 3
+  assert generator.num_classes == 3 and discriminator.num_classes == 3
+  config.conditional = False   # One switch: both networks become unconditional.
+  generator, discriminator = nets.build(config, (32, 32, 3))
+  assert generator.num_classes == 0 and discriminator.num_classes == 0
   assert {'sngan', 'biggan', 'cgan'} <= set(nets.available())
+  config.generator.num_classes = 3
+  with pytest.raises(ValueError, match=r'config.generator.num_classes: set config.conditional'):
+    nets.build(config, (32, 32, 3))
 
 
 # ---------------------------------------------------------------- conditioning
@@ -216,7 +222,7 @@ def test_cgan_discriminators():
 # ---------------------------------------------------------------- truncation
 
 def test_truncated_latent():
-  z = np.asarray(biggan.truncated_latent(jax.random.PRNGKey(1), (20000, 4), 0.5))
+  z = np.asarray(step_lib.sample_latent(jax.random.PRNGKey(1), 20000, 4, 0.5))
   assert z.shape == (20000, 4) and z.dtype == np.float32
   assert np.abs(z).max() <= 0.5
   # The variance of N(0, 1) truncated to [-t, t]: 1 - 2 t pdf(t) / (2 cdf(t) - 1).
@@ -224,7 +230,7 @@ def test_truncated_latent():
   var = 1 - 2 * t * stats.norm.pdf(t) / (2 * stats.norm.cdf(t) - 1)
   assert abs(z.var() - var) < 0.02 * var
   assert abs(z.mean()) < 0.01
-  plain = np.asarray(biggan.truncated_latent(jax.random.PRNGKey(1), (20000,), None))
+  plain = np.asarray(step_lib.sample_latent(jax.random.PRNGKey(1), 20000, 1))
   assert abs(plain.std() - 1) < 0.02 and np.abs(plain).max() > 3
 
 

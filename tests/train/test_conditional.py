@@ -1,0 +1,60 @@
+"""Conditional experiments: labels in sampling, grids with one class per row, and a
+conditional mnist5k model that draws the digit it is asked for."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from gans import configs
+from gans import evaluate
+from gans.train import experiment
+from gans.train import loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _config(spec):
+  return configs.load_config_file(os.path.join(ROOT, 'experiments', spec))
+
+
+def test_labels_are_balanced_and_grid_rows_hold_one_class():
+  exp = experiment.build(_config('cgan.py:runlocal'))
+  np.testing.assert_array_equal(exp.labels(7, 5), [7, 8, 9, 0, 1])
+  z, y = exp.grid_inputs(jax.random.PRNGKey(0), 100)
+  assert z.shape == (100, exp.config.latent_dim)
+  np.testing.assert_array_equal(np.asarray(y).reshape(10, 10), np.repeat(np.arange(10)[:, None], 10, 1))
+  unconditional = experiment.build(_config('dcgan.py:runlocal'))
+  assert unconditional.num_classes == 0 and unconditional.labels(0, 4) is None
+  assert unconditional.grid_inputs(jax.random.PRNGKey(0), 4)[1] is None
+
+
+def test_generator_output_depends_on_the_label():
+  exp = experiment.build(_config('acgan.py:runlocal'))
+  state = exp.init()
+  z = exp.latents(jax.random.PRNGKey(1), 4)
+  a = exp.sample(state.g_params, state.g_state, z, np.zeros(4, np.int32))
+  b = exp.sample(state.g_params, state.g_state, z, np.ones(4, np.int32))
+  assert np.abs(np.asarray(a) - np.asarray(b)).max() > 1e-4
+
+
+def test_conditional_needs_a_labelled_dataset_with_k_classes():
+  config = _config('cgan.py:runlocal')
+  config.num_classes = 7
+  with pytest.raises(ValueError, match="has 10 classes but config.num_classes is 7"):
+    experiment.build(config)
+
+
+@pytest.mark.parametrize('spec', ['cgan.py', 'biggan.py'])
+def test_conditional_run_writes_row_per_class_grid_and_labelled_samples(spec, tmp_path):
+  config = _config(spec + ':runlocal')
+  config.num_grid_samples = 30   # 10 rows of 3.
+  workdir = str(tmp_path)
+  loop.train(config, workdir)
+  grid = np.asarray(Image.open(os.path.join(workdir, 'samples', 'samples_0000003.png')))
+  assert grid.shape[:2] == (10 * 33 + 1, 3 * 33 + 1)
+  out = loop.sample(config, workdir, 25, str(tmp_path / 's.npz'))
+  np.testing.assert_array_equal(out['labels'], np.arange(25) % 10)
+  assert out['images'].shape == (25, 32, 32, 1)
