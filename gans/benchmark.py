@@ -11,6 +11,13 @@ set: speed does not depend on the values) or the offline classifier, and the Fre
 distance on `--fid_samples` x 2048 features, on whatever devices are present. Batches
 are synthetic arrays of the config's shape, so the input pipeline is not timed and no
 dataset is needed. Writes JSON and a markdown table (hardware named) to `--out`.
+
+--compare-torch (needs torch, torchvision, pytorch-fid) adds the PyTorch reference step
+(benchmarks/torch_wgan_gp.py, channels_last): `torch_seconds_per_step` and `ratio` (ours
+/ theirs, lower is better); with Inception features also pytorch-fid's network
+(benchmarks/torch_inception.py): `torch_feature_images_per_second` and `feature_ratio`
+(ours / theirs images/s, higher is better) for pytorch-fid as it runs (NCHW batches),
+and the same with `_channels_last` for torch in its faster CPU layout.
 """
 
 import json
@@ -177,6 +184,17 @@ def time_torch(config, steps, warmup):
   return dict(torch_seconds_per_step=seconds, torch_layout='channels_last')
 
 
+def time_torch_features(batch, batches):
+  sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
+  import torch_inception  # pylint: disable=g-import-not-at-top
+  weights = os.environ.get('GANS_INCEPTION_WEIGHTS')
+  out = torch_inception.time_torch_inception(batch, batches, weights=weights, layout='nchw')
+  fast = torch_inception.time_torch_inception(batch, batches, weights=weights,
+                                              layout='channels_last')
+  out['torch_feature_images_per_second_channels_last'] = fast['torch_feature_images_per_second']
+  return out
+
+
 def markdown(name, results):
   hw = results['hardware']
   lines = [f'## {name}', '',
@@ -204,6 +222,12 @@ def run(config, name, steps=20, warmup=3, features='inception', feature_batch=50
   if compare_torch:
     results.update(time_torch(config, steps, warmup))
     results['ratio'] = results['seconds_per_step'] / results['torch_seconds_per_step']
+    if features == 'inception':
+      results.update(time_torch_features(feature_batch, feature_batches))
+      ours = results['feature_images_per_second']
+      results['feature_ratio'] = ours / results['torch_feature_images_per_second']
+      results['feature_ratio_channels_last'] = (
+          ours / results['torch_feature_images_per_second_channels_last'])
   return results
 
 

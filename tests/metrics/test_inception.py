@@ -60,6 +60,45 @@ def test_average_pool_excludes_padding():
     np.testing.assert_allclose(pooled, expected, rtol=1e-6)
 
 
+def test_max_pool_equals_reduce_window():
+    x = jax.random.normal(jax.random.key(1), (2, 9, 8, 3))
+    for stride, padding in ((2, 0), (1, 1)):
+        pad = ((0, 0), (padding, padding), (padding, padding), (0, 0))
+        expected = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 3, 3, 1),
+                                         (1, stride, stride, 1), pad)
+        np.testing.assert_array_equal(inception._max_pool(x, stride, padding), expected)
+
+
+@pytest.mark.parametrize("kernel,strides,padding", [
+    ((1, 1), (1, 1), 0),    # -> a matrix product
+    ((3, 3), (1, 1), 0),    # unpadded -> padded at the end, cropped
+    ((3, 3), (2, 2), 0),
+    ((3, 3), (2, 2), 1),    # odd sizes with stride 2
+    ((1, 7), (1, 1), (0, 3)),
+])
+def test_cpu_convolution_forms_equal_the_plain_convolution(kernel, strides, padding):
+    x = jax.random.normal(jax.random.key(2), (2, 11, 10, 5))
+    w = jax.random.normal(jax.random.key(3), kernel + (5, 4))
+    ph, pw = (padding, padding) if isinstance(padding, int) else padding
+    pads = ((ph, ph), (pw, pw))
+    plain = jax.lax.conv_general_dilated(x, w, strides, pads,
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                         precision=inception.HIGHEST)
+    for forms in (True, False):
+        out = inception.conv2d(x, w, strides, pads, cpu_forms=forms)
+        assert out.shape == plain.shape
+        np.testing.assert_allclose(out, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_pool_branch_pools_after_its_1x1_convolution():
+    """avg_pool_input: conv(pool(x)) computed as pool(conv(x)), equal up to rounding."""
+    x = jax.random.normal(jax.random.key(4), (2, 7, 7, 6))
+    reordered = inception.BasicConv2d(4, 1, avg_pool_input=True)
+    variables = reordered.init(jax.random.key(5), x)
+    plain = inception.BasicConv2d(4, 1).apply(variables, inception._avg_pool_exclude_pad(x))
+    np.testing.assert_allclose(reordered.apply(variables, x), plain, rtol=1e-5, atol=1e-6)
+
+
 def test_preprocess_range_size_and_grayscale():
     gray = np.array([[0, 255], [255, 0]], np.uint8)[None, :, :, None]
     x = np.asarray(inception.preprocess(gray))

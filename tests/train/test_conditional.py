@@ -10,6 +10,7 @@ from PIL import Image
 
 from gans import configs
 from gans import evaluate
+from gans.data import images as image_lib
 from gans.train import experiment
 from gans.train import loop
 
@@ -58,3 +59,30 @@ def test_conditional_run_writes_row_per_class_grid_and_labelled_samples(spec, tm
   out = loop.sample(config, workdir, 25, str(tmp_path / 's.npz'))
   np.testing.assert_array_equal(out['labels'], np.arange(25) % 10)
   assert out['images'].shape == (25, 32, 32, 1)
+
+
+@pytest.fixture(scope='session')
+def cache_dir(tmp_path_factory):
+  # Shared with tests/metrics/test_classifier.py: the offline classifier is trained once.
+  return str(tmp_path_factory.getbasetemp() / 'gans-cache')
+
+
+def test_conditional_mnist5k_model_draws_the_digit_of_its_row(tmp_path, cache_dir, monkeypatch):
+  """experiments/acgan.py on mnist5k, shortened to 500 steps: the offline classifier
+  reads the asked-for digit in the grid rows far above chance (0.1). Measured: 0.43 at
+  step 500, 0.80 after the full 2,000 steps (README, "Model zoo")."""
+  monkeypatch.setenv('GANS_CACHE_DIR', cache_dir)
+  config = _config('acgan.py')
+  config.total_steps = 500
+  config.eval_every = 0
+  config.sample_every = config.checkpoint_every = 500
+  state = loop.train(config, str(tmp_path))
+  exp = experiment.build(config)
+  net = evaluate.feature_network(config, exp.dataset)
+  z, y = exp.grid_inputs(jax.random.PRNGKey(5), 200)   # 10 rows of 20.
+  params = state.ema_params or state.g_params
+  images = np.asarray(exp.sample(params, state.g_state, z, y))
+  logits = net.features([image_lib.to_uint8(images)])['logits']
+  per_row = (logits.argmax(1) == np.asarray(y)).reshape(10, 20).mean(1)
+  assert per_row.mean() > 0.3, per_row
+  assert (per_row > 0.1).sum() >= 8, per_row
