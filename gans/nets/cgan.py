@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from gans.nets import dcgan
+from gans.nets import fast_conv
 from gans.nets import layers
 from gans.nets import mlp
 
@@ -88,7 +89,7 @@ class Discriminator(nn.Module):
         raise ValueError(f'cgan conv D needs a power-of-two image size >= 8, got {size}.')
       for i in range(n):
         normed = i > 0 and self.norm == 'batch'
-        h = nn.Conv(self.width * 2**i, (4, 4), (2, 2), ((1, 1), (1, 1)), use_bias=not normed,
+        h = fast_conv.Conv(self.width * 2**i, (4, 4), (2, 2), ((1, 1), (1, 1)), use_bias=not normed,
                     name=f'down{i}')(h)
         if normed:
           h = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f'down{i}_bn')(h)

@@ -23,6 +23,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gans.nets import fast_conv
+
 Initializer = Callable[..., Any]
 default_kernel_init = nn.initializers.lecun_normal()
 zeros = nn.initializers.zeros_init()
@@ -103,7 +105,7 @@ class SNConv(nn.Module):
     padding = self.padding
     if isinstance(padding, int):
       padding = ((padding, padding), (padding, padding))
-    y = jax.lax.conv_general_dilated(x, kernel, _pair(self.strides), padding,
+    y = fast_conv.conv_general_dilated(x, kernel, _pair(self.strides), padding,
                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
     if self.use_bias:
       y = y + self.param('bias', self.bias_init, (self.features,), jnp.float32)

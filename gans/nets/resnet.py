@@ -10,6 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gans.nets import fast_conv
+
 
 def _upsample(x):
   n, h, w, c = x.shape
@@ -27,9 +29,9 @@ class UpBlock(nn.Module):
   def __call__(self, x, train):
     bn = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9, name=name)
     h = _upsample(nn.relu(bn('bn0')(x)))
-    h = nn.Conv(self.features, (3, 3), name='conv0')(h)
-    h = nn.Conv(self.features, (3, 3), name='conv1')(nn.relu(bn('bn1')(h)))
-    return h + nn.Conv(self.features, (1, 1), name='shortcut')(_upsample(x))
+    h = fast_conv.Conv(self.features, (3, 3), name='conv0')(h)
+    h = fast_conv.Conv(self.features, (3, 3), name='conv1')(nn.relu(bn('bn1')(h)))
+    return h + fast_conv.Conv(self.features, (1, 1), name='shortcut')(_upsample(x))
 
 
 class DownBlock(nn.Module):
@@ -40,17 +42,17 @@ class DownBlock(nn.Module):
   @nn.compact
   def __call__(self, x):
     h = x if self.first else nn.relu(x)
-    h = nn.Conv(self.features, (3, 3), name='conv0')(h)
-    h = nn.Conv(self.features, (3, 3), name='conv1')(nn.relu(h))
+    h = fast_conv.Conv(self.features, (3, 3), name='conv0')(h)
+    h = fast_conv.Conv(self.features, (3, 3), name='conv1')(nn.relu(h))
     shortcut = x
     if self.down:
       h = _downsample(h)
       if self.first:
-        shortcut = nn.Conv(self.features, (1, 1), name='shortcut')(_downsample(x))
+        shortcut = fast_conv.Conv(self.features, (1, 1), name='shortcut')(_downsample(x))
       else:
-        shortcut = _downsample(nn.Conv(self.features, (1, 1), name='shortcut')(x))
+        shortcut = _downsample(fast_conv.Conv(self.features, (1, 1), name='shortcut')(x))
     elif x.shape[-1] != self.features:
-      shortcut = nn.Conv(self.features, (1, 1), name='shortcut')(x)
+      shortcut = fast_conv.Conv(self.features, (1, 1), name='shortcut')(x)
     return h + shortcut
 
 
@@ -68,7 +70,7 @@ class Generator(nn.Module):
     for i in range(3):
       x = UpBlock(self.width, name=f'up{i}')(x, train)
     x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, name='out_bn')(x))
-    return jnp.tanh(nn.Conv(channels, (3, 3), name='out')(x))
+    return jnp.tanh(fast_conv.Conv(channels, (3, 3), name='out')(x))
 
 
 class Discriminator(nn.Module):

@@ -24,6 +24,7 @@ import functools
 import flax.linen as nn
 import jax.numpy as jnp
 
+from gans.nets import fast_conv
 from gans.nets import layers
 
 _N02 = nn.initializers.normal(0.02)
@@ -67,10 +68,10 @@ class Generator(nn.Module):
       h = nn.Dense(bottom * bottom * width, kernel_init=_N02, name='project')(z)
       h = nn.relu(bn('project_bn', h)).reshape(z.shape[0], bottom, bottom, width)
       for i in range(3):
-        h = nn.ConvTranspose(width // 2**(i + 1), (4, 4), strides=(2, 2), padding='SAME',
+        h = fast_conv.ConvTranspose(width // 2**(i + 1), (4, 4), strides=(2, 2), padding='SAME',
                              kernel_init=_N02, name=f'up{i}')(h)
         h = nn.relu(bn(f'up{i}_bn', h))
-      return jnp.tanh(nn.Conv(channels, (3, 3), kernel_init=_N02, name='out')(h))
+      return jnp.tanh(fast_conv.Conv(channels, (3, 3), kernel_init=_N02, name='out')(h))
 
     h = nn.Dense(bottom * bottom * width, kernel_init=_GLOROT, name='project')(z)
     h = h.reshape(z.shape[0], bottom, bottom, width)
@@ -81,7 +82,7 @@ class Generator(nn.Module):
                              h, y, train)
     h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=_BN_EPS,
                              name='out_bn')(h))
-    return jnp.tanh(nn.Conv(channels, (3, 3), kernel_init=_GLOROT, name='out')(h))
+    return jnp.tanh(fast_conv.Conv(channels, (3, 3), kernel_init=_GLOROT, name='out')(h))
 
 
 class Discriminator(nn.Module):
