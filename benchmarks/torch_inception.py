@@ -21,26 +21,7 @@ import time
 import numpy as np
 import torch
 
-
-def _fid_network(weights=None):
-  """pytorch-fid's FID InceptionV3 (torchvision Inception3 with the FID blocks), with
-  the weights of `weights` or random ones: pytorch-fid itself would download them."""
-  import torchvision  # pylint: disable=g-import-not-at-top
-  from pytorch_fid import inception as fid  # pylint: disable=g-import-not-at-top
-  net = torchvision.models.inception.Inception3(num_classes=1008, aux_logits=False,
-                                                init_weights=False)
-  net.Mixed_5b = fid.FIDInceptionA(192, pool_features=32)
-  net.Mixed_5c = fid.FIDInceptionA(256, pool_features=64)
-  net.Mixed_5d = fid.FIDInceptionA(288, pool_features=64)
-  net.Mixed_6b = fid.FIDInceptionC(768, channels_7x7=128)
-  net.Mixed_6c = fid.FIDInceptionC(768, channels_7x7=160)
-  net.Mixed_6d = fid.FIDInceptionC(768, channels_7x7=160)
-  net.Mixed_6e = fid.FIDInceptionC(768, channels_7x7=192)
-  net.Mixed_7b = fid.FIDInceptionE_1(1280)
-  net.Mixed_7c = fid.FIDInceptionE_2(2048)
-  if weights:
-    net.load_state_dict(torch.load(weights, map_location='cpu'))
-  return net
+from gans.metrics import torch_reference
 
 
 def time_torch_inception(batch=50, batches=3, size=32, threads=None, weights=None, seed=0,
@@ -52,7 +33,7 @@ def time_torch_inception(batch=50, batches=3, size=32, threads=None, weights=Non
   torch.manual_seed(seed)
   torch.set_num_threads(threads or os.cpu_count())
   original = fid.fid_inception_v3
-  fid.fid_inception_v3 = lambda: _fid_network(weights)
+  fid.fid_inception_v3 = lambda: torch_reference.fid_inception_network(weights)
   try:
     net = fid.InceptionV3([3], resize_input=True, normalize_input=True).eval()
     if layout == 'channels_last':

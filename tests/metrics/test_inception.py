@@ -195,21 +195,11 @@ def build_pytorch_fid_network(seed=0):
     O(1) in eval mode (pool3 values up to ~30); fc weight N(0, 1/2048), bias N(0, 1).
     """
     import torch
-    import torchvision
-    from pytorch_fid import inception as fid
+
+    from gans.metrics import torch_reference
 
     torch.manual_seed(seed)
-    net = torchvision.models.inception.Inception3(
-        num_classes=1008, aux_logits=False, init_weights=False)
-    net.Mixed_5b = fid.FIDInceptionA(192, pool_features=32)
-    net.Mixed_5c = fid.FIDInceptionA(256, pool_features=64)
-    net.Mixed_5d = fid.FIDInceptionA(288, pool_features=64)
-    net.Mixed_6b = fid.FIDInceptionC(768, channels_7x7=128)
-    net.Mixed_6c = fid.FIDInceptionC(768, channels_7x7=160)
-    net.Mixed_6d = fid.FIDInceptionC(768, channels_7x7=160)
-    net.Mixed_6e = fid.FIDInceptionC(768, channels_7x7=192)
-    net.Mixed_7b = fid.FIDInceptionE_1(1280)
-    net.Mixed_7c = fid.FIDInceptionE_2(2048)
+    net = torch_reference.fid_inception_network()
     with torch.no_grad():
         for module in net.modules():
             if isinstance(module, torch.nn.Conv2d):
