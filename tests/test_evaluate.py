@@ -66,7 +66,8 @@ def replay(config, samples, num_classes=0):
   exp = types.SimpleNamespace(config=config, sample=sample, num_classes=num_classes,
                               latents=lambda key, n: jnp.zeros((n, 1)),
                               labels=lambda start, n: None)
-  state = types.SimpleNamespace(g_params={}, ema_params=None, g_state={}, step=7)
+  state = types.SimpleNamespace(g_params={}, ema_params=None, g_state={}, step=7,
+                                generator=lambda use_ema=True: ({}, {}))
   return exp, state
 
 

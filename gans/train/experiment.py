@@ -89,15 +89,16 @@ def generated_batches(exp, state, num, seed=0, batch_size=None, use_ema=True):
   """Yields `num` generated samples (float, model space) as numpy batches.
 
   Batch b uses latents fold_in(PRNGKey(seed), b); sample i of a conditional experiment
-  has class i mod K. EMA weights are used when kept and `use_ema`.
+  has class i mod K. EMA weights (and EMA batch-norm statistics) are used when kept
+  and `use_ema`.
   """
-  params = state.ema_params if (use_ema and state.ema_params) else state.g_params
+  params, collections = state.generator(use_ema)
   batch_size = batch_size or max(exp.config.batch_size, 1)
   key = jax.random.PRNGKey(seed)
   for i in range(0, num, batch_size):
     z = exp.latents(jax.random.fold_in(key, i // batch_size), batch_size)
     y = exp.labels(i, batch_size)
-    yield np.asarray(jax.device_get(exp.sample(params, state.g_state, z, y)))[:num - i]
+    yield np.asarray(jax.device_get(exp.sample(params, collections, z, y)))[:num - i]
 
 
 def generate(exp, state, num, seed=0, batch_size=None, use_ema=True):

@@ -56,8 +56,8 @@ def sample_grid(exp, state, fixed_z, fixed_y=None):
 
   A conditional experiment's grid (inputs from `exp.grid_inputs`) has one class per row.
   """
-  params = state.ema_params if state.ema_params else state.g_params
-  samples = np.asarray(jax.device_get(exp.sample(params, state.g_state, fixed_z, fixed_y)))
+  params, collections = state.generator()
+  samples = np.asarray(jax.device_get(exp.sample(params, collections, fixed_z, fixed_y)))
   if exp.dataset.is_image:
     return image_lib.grid(image_lib.to_uint8(samples), rows=exp.num_classes or None)
   means = exp.dataset.extra.get('means')

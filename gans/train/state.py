@@ -21,6 +21,14 @@ class TrainState:
   g_opt: Any
   d_opt: Any
   ema_params: Any            # Generator EMA parameters; an empty dict without EMA.
+  ema_state: Any             # EMA of G's collections (batch-norm statistics), as
+                             # BigGAN-PyTorch averages buffers; empty without EMA.
+
+  def generator(self, use_ema=True):
+    """(params, collections) to sample with: the EMA pair when kept and `use_ema`."""
+    if use_ema and self.ema_params:
+      return self.ema_params, self.ema_state
+    return self.g_params, self.g_state
 
 
 def make_optimizer(cfg, num_updates):
@@ -67,10 +75,13 @@ def init_state(config, generator, discriminator, example_shape, g_tx, d_tx, seed
   m = int(config.get('pack', 1))
   x = tricks.pack(jnp.zeros((2 * m,) + tuple(example_shape), jnp.float32), m)
   d_params, d_state = split_variables(discriminator.init(d_key, x, y, train=False))
-  ema = jax.tree.map(jnp.copy, g_params) if config.ema_decay > 0 else {}
+  keep_ema = config.ema_decay > 0
+  ema = jax.tree.map(jnp.copy, g_params) if keep_ema else {}
+  ema_state = jax.tree.map(jnp.copy, g_state) if keep_ema else {}
   return TrainState(step=jnp.zeros((), jnp.int32), key=key, g_params=g_params,
                     g_state=g_state, d_params=d_params, d_state=d_state,
-                    g_opt=g_tx.init(g_params), d_opt=d_tx.init(d_params), ema_params=ema)
+                    g_opt=g_tx.init(g_params), d_opt=d_tx.init(d_params), ema_params=ema,
+                    ema_state=ema_state)
 
 
 def param_count(params):

@@ -194,11 +194,17 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
         loss_fn, has_aux=True)(state.g_params)
     updates, g_opt = g_tx.update(grads, state.g_opt, state.g_params)
     g_params = optax.apply_updates(state.g_params, updates)
-    ema = state.ema_params
+    ema, ema_state = state.ema_params, state.ema_state
     if ema_decay > 0:
+      # Parameters and batch-norm statistics both: EMA weights with the live network's
+      # statistics give wrong eval-mode samples (BigGAN on mnist5k: fid_classifier 585
+      # against 52 for the live weights).
       decay = jnp.where(state.step >= config.ema_start, ema_decay, 0.0)
-      ema = jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, g_params)
-    state = state.replace(g_params=g_params, g_state=g_state, g_opt=g_opt, ema_params=ema)
+      average = lambda e, p: decay * e + (1.0 - decay) * p
+      ema = jax.tree.map(average, ema, g_params)
+      ema_state = jax.tree.map(average, ema_state, g_state)
+    state = state.replace(g_params=g_params, g_state=g_state, g_opt=g_opt, ema_params=ema,
+                          ema_state=ema_state)
     return state, dict(g_loss=g_loss, **metrics)
 
   def train_step(state, batch):

@@ -80,8 +80,7 @@ def test_conditional_mnist5k_model_draws_the_digit_of_its_row(tmp_path, cache_di
   exp = experiment.build(config)
   net = evaluate.feature_network(config, exp.dataset)
   z, y = exp.grid_inputs(jax.random.PRNGKey(5), 200)   # 10 rows of 20.
-  params = state.ema_params or state.g_params
-  images = np.asarray(exp.sample(params, state.g_state, z, y))
+  images = np.asarray(exp.sample(*state.generator(), z, y))
   logits = net.features([image_lib.to_uint8(images)])['logits']
   per_row = (logits.argmax(1) == np.asarray(y)).reshape(10, 20).mean(1)
   assert per_row.mean() > 0.3, per_row

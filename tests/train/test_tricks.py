@@ -289,3 +289,18 @@ def test_health_monitor_warns_when_g_loss_falls_and_samples_freeze():
     assert moving.update(i, dict(d_loss=1.0, g_loss=3.0 - 0.2 * i),
                          rng.standard_normal((64, 2))) == []
   assert health.from_config(_config(health_checks=False)) is None
+
+
+def test_generator_ema_averages_parameters_and_batch_norm_statistics():
+  cfg = _config(ema_decay=0.75, **{'generator.batch_norm': True})
+  _, _, state, step = _build(cfg)
+  assert jax.tree.leaves(state.ema_state)   # G has batch statistics to average.
+  new, _ = step(state, _batch(cfg))
+  for field, live in (('ema_params', 'g_params'), ('ema_state', 'g_state')):
+    expected = jax.tree.map(lambda e, p: 0.75 * e + 0.25 * p, getattr(state, field),
+                            getattr(new, live))
+    for a, b in zip(_leaves(getattr(new, field)), _leaves(expected)):
+      np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+  params, collections = new.generator()
+  assert params is new.ema_params and collections is new.ema_state
+  assert new.generator(use_ema=False)[1] is new.g_state
