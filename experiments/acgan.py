@@ -10,8 +10,9 @@ dimensions, batch 100, the paper's CIFAR-10 settings; the paper's D also uses dr
 
 Default (offline, 2-core CPU): 32x32 mnist5k at half width (32).
   python launch.py --config experiments/acgan.py --workdir runs/acgan
-Expected: row k of runs/acgan/samples/ shows digit k; eval/class_accuracy_classifier
-and fid_classifier every 250 steps; see README ("Model zoo") for the measured values.
+Expected: row k of runs/acgan/samples/ shows digit k. Measured (2-core CPU, 4.7 min):
+at step 2000 fid_classifier 31.9, is_classifier 8.00, class_accuracy_classifier 0.799;
+README, "Conditional models".
 Paper setting (accelerator): experiments/acgan.py:dataset=cifar10 (width 64):
   CIFAR-10 Inception Score 8.25 +- 0.07 (Table 1).
 Arguments: dataset (a labelled built-in or TFDS name), runlocal.

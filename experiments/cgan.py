@@ -10,9 +10,10 @@ momentum and dropout) are simplified here to concatenation at the input and Adam
 Default (offline, 2-core CPU): 32x32 mnist5k, DCGAN-style convolutional G and D
 (arch=conv; arch=mlp gives MLP nets on 28x28).
   python launch.py --config experiments/cgan.py --workdir runs/cgan
-Expected: row k of runs/cgan/samples/ shows digit k; eval/class_accuracy_classifier
-(the offline classifier's agreement with the conditioning labels) and fid_classifier
-are logged every 250 steps; see README ("Model zoo") for the measured values.
+Expected: row k of runs/cgan/samples/ shows digit k. Measured (2-core CPU, 3.5 min):
+at step 2000 fid_classifier 8.4, is_classifier 8.72, class_accuracy_classifier 0.897
+(the offline classifier's agreement with the asked-for digit; chance 0.1); README,
+"Conditional models".
 Paper: Table 1, Parzen-window log-likelihood on MNIST 132 +- 1.8 (not reproduced:
 a high-variance metric the field has dropped).
 Arguments: dataset (a labelled built-in or TFDS name), arch (conv | mlp), runlocal.

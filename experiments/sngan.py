@@ -14,10 +14,10 @@ the 'spectral' collection), hinge loss, no normalization in D, batch norm in G
   decayed linearly to 0. conditional=True adds conditional BN to G and the projection
   term <embed(y), h> to D.
 
-Default (offline, 2-core CPU): 32x32 mnist5k, arch=cnn at half width (G 256, D 32).
+Default (offline, 2-core CPU): 32x32 mnist5k, arch=cnn at quarter width (G 128, D 16).
   python launch.py --config experiments/sngan.py --workdir runs/sngan
-Expected: recognisable digits in runs/sngan/samples/ and fid_classifier every 250
-steps; see README ("Model zoo") for the measured values.
+Expected: recognisable digits in runs/sngan/samples/. Measured (2-core CPU, 6.0 min):
+fid_classifier 563 (step 250), 200 (1000), 39.1 (2000); is_classifier 7.16 at 2000.
 Paper settings (accelerator; CIFAR-10 prepared with TFDS), Table 2, IS / FID:
   --config experiments/sngan.py:dataset=cifar10             standard CNN, 7.58 / 25.5
   --config experiments/sngan.py:dataset=cifar10,arch=resnet ResNet, 8.22 / 21.7
@@ -48,8 +48,8 @@ def get_config(arg=None):
     if c.conditional:
       raise ValueError('conditional=True needs arch=resnet (the projection discriminator).')
     lr, b1, b2, c.n_critic = _SETTINGS[arg.setting]
-    c.generator = configs.net('sngan', arch='cnn', width=0 if paper else 256)
-    c.discriminator = configs.net('sngan', arch='cnn', width=0 if paper else 32)
+    c.generator = configs.net('sngan', arch='cnn', width=0 if paper else 128)
+    c.discriminator = configs.net('sngan', arch='cnn', width=0 if paper else 16)
     c.total_steps = 100_000 if paper else 2_000
   elif arg.arch == 'resnet':
     lr, b1, b2, c.n_critic = 2e-4, 0.0, 0.9, 5
