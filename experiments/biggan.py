@@ -17,11 +17,14 @@ are reported).
   (BigGAN-PyTorch accumulates 256 x 8), EMA 0.9999 from step 20k. Paper: IS 166.5,
   FID 7.4 (with truncation chosen for the best FID).
 
-Default (offline, 2-core CPU): arch=cifar on 32x32 mnist5k at ch 16 with 2 D steps and
-batch 64 (EMA from step 500 at 0.999, to fit 2000 steps).
+Default (offline, 2-core CPU): arch=cifar on 32x32 mnist5k at ch 8 with 2 D steps,
+batch 64 and 1000 steps, EMA 0.99 from step 500 (0.9999 would still average the
+early weights at this length); about 0.5 s per step here.
   python launch.py --config experiments/biggan.py --workdir runs/biggan
-Expected: row k of runs/biggan/samples/ shows digit k; fid_classifier and
-class_accuracy_classifier every 250 steps; see README ("Model zoo") for the values.
+Expected: row k of runs/biggan/samples/ shows digit k. Measured (2-core CPU, 9.5 min):
+at step 1000 with the EMA generator fid_classifier 29.4, is_classifier 9.59,
+class_accuracy_classifier 0.995 (live weights: 51.8, 9.47, 0.994); README,
+"Conditional models".
 Paper settings (accelerator; data prepared with TFDS):
   --config experiments/biggan.py:dataset=cifar10
   --config experiments/biggan.py:dataset=imagenet2012,arch=imagenet128
@@ -42,7 +45,7 @@ def get_config(arg=None):
     c.image_size = 32
     c.num_classes = 10
     c.latent_dim = 128
-    ch = 16 if offline else 64
+    ch = 8 if offline else 64
     c.generator = configs.net('biggan', ch=ch, shared_dim=0, hierarchical=False,
                               attention=(), weight_init='N02')
     c.discriminator = configs.net('biggan', ch=ch, attention=(), weight_init='N02')
@@ -69,8 +72,8 @@ def get_config(arg=None):
   c.num_grid_samples = 100 if c.num_classes <= 10 else 64
   if offline:
     c.batch_size, c.n_critic = 64, 2
-    c.ema_decay, c.ema_start = 0.999, 500
-    c.total_steps = 2_000
+    c.ema_decay, c.ema_start = 0.99, 500
+    c.total_steps = 1_000
     c.log_every, c.sample_every, c.checkpoint_every = 50, 250, 250
     c.eval_every, c.eval.num_samples, c.eval.kid_subsets = 250, 2000, 10
   else:
