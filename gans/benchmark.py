@@ -33,6 +33,7 @@ import jax.numpy as jnp
 from ml_collections import config_flags
 import numpy as np
 
+from gans import configs
 from gans import data
 from gans import parallel
 from gans.train import experiment
@@ -71,7 +72,7 @@ def synthetic_dataset(config, channels=None):
     shape = (config.image_size, config.image_size, channels or 3)
   rng = np.random.default_rng(0)
   x = rng.uniform(-1, 1, (256,) + tuple(shape)).astype(np.float32)
-  classes = int(config.num_classes) if config.get('conditional', False) else 10
+  classes = configs.class_count(config) or 10
   y = rng.integers(0, classes, 256).astype(np.int32)
   return data.Dataset('synthetic', 256, tuple(shape), classes,
                       lambda i: (x[i % 256], y[i % 256]))

@@ -145,6 +145,11 @@ def base_config():
   return c
 
 
+def class_count(config):
+  """K of a class-conditional config (`conditional` and `num_classes`), else 0."""
+  return int(config.num_classes) if config.get('conditional', False) else 0
+
+
 def shrink_for_runlocal(config):
   """Turns any config into a seconds-long run for tests and smoke checks."""
   config.batch_size = 16

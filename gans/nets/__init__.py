@@ -11,6 +11,8 @@ import dataclasses
 import importlib
 import pkgutil
 
+from gans import configs
+
 
 def available():
   import gans.nets  # pylint: disable=g-import-not-at-top
@@ -46,7 +48,7 @@ def _module(kind, cfg, num_classes, **extra):
 
 def build(config, example_shape):
   """Returns (generator, discriminator) linen modules for the config."""
-  num_classes = int(config.num_classes) if config.get('conditional', False) else 0
+  num_classes = configs.class_count(config)
   generator = _module('Generator', config.generator, num_classes,
                       out_shape=tuple(example_shape))
   discriminator = _module('Discriminator', config.discriminator, num_classes)

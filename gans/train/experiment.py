@@ -34,7 +34,7 @@ class Experiment:
   @property
   def num_classes(self):
     """K of a class-conditional experiment, 0 for an unconditional one."""
-    return int(self.config.num_classes) if self.config.get('conditional', False) else 0
+    return configs.class_count(self.config)
 
   def latents(self, key, n):
     """Latents for sampling and evaluation (truncated when config.truncation > 0)."""
