@@ -75,9 +75,9 @@ def get_config(arg=None):
     c.ema_decay, c.ema_start = 0.99, 500
     c.total_steps = 1_000
     c.log_every, c.sample_every, c.checkpoint_every = 50, 250, 250
-    c.eval_every, c.eval.num_samples, c.eval.kid_subsets = 250, 2000, 10
+    c.evals.samples.update(every=250, num_samples=2000, kid_subsets=10)
   else:
-    c.eval.features, c.eval.num_samples = 'inception', 50_000
+    c.evals.samples.update(features='inception', num_samples=50_000)
   if arg.runlocal:
     configs.shrink_for_runlocal(c)
     c.num_grid_samples = 20

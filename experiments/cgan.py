@@ -46,10 +46,7 @@ def get_config(arg=None):
   c.total_steps = 2_000
   c.num_grid_samples = 100   # 10 rows (classes) of 10.
   c.log_every, c.sample_every, c.checkpoint_every = 50, 250, 250
-  if arg.dataset in ('mnist5k', 'digits'):  # Offline metrics, with class accuracy.
-    c.eval_every, c.eval.num_samples, c.eval.kid_subsets = 250, 2000, 10
-  else:
-    c.eval.features, c.eval.num_samples = 'inception', 50_000
+  configs.offline_evals(c, arg.dataset)
   if arg.runlocal:
     configs.shrink_for_runlocal(c)
     c.num_grid_samples = 20

@@ -33,10 +33,7 @@ def get_config(arg=None):
   c.total_steps = 50_000 if arg.dataset == 'cifar10' else 1_500
   if arg.dataset != 'cifar10':
     c.log_every, c.sample_every, c.checkpoint_every = 50, 250, 250
-  if arg.dataset in ('mnist5k', 'digits'):  # Offline metrics: fid_classifier, ...
-    c.eval_every, c.eval.num_samples, c.eval.kid_subsets = 250, 2000, 10
-  else:  # Standard metrics: --mode eval with pytorch-fid's Inception weights.
-    c.eval.features, c.eval.num_samples = 'inception', 50_000
+  configs.offline_evals(c, arg.dataset)
   if arg.runlocal:
     configs.shrink_for_runlocal(c)
     c.generator.width = c.discriminator.width = 8

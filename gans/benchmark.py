@@ -105,10 +105,8 @@ def time_train_step(config, steps, warmup):
     jax.block_until_ready(one())
   median, times = _median_time(one, steps)
   # Sampling speed: one generator forward pass (eval mode) over a batch.
-  z = exp.latents(jax.random.PRNGKey(0), config.batch_size)
-  y = exp.labels(0, config.batch_size)
   s = holder['state']
-  sample = lambda: exp.sample(s.g_params, s.g_state, z, y)
+  sample = lambda: exp.sample(s, jax.random.PRNGKey(0), 0, config.batch_size, False)
   jax.block_until_ready(sample())
   sample_seconds, _ = _median_time(sample, max(3, steps // 2))
   return dict(seconds_per_step=median, compile_seconds=compile_seconds,

@@ -56,10 +56,16 @@ def _convert(key, value, default):
   return value
 
 
-def optimizer(name='adam', lr=1e-4, b1=0.5, b2=0.999, **kwargs):
-  """Config fragment for one optimizer (see `gans.train.state.make_optimizer`)."""
-  kwargs.setdefault('decay', 'none')  # 'linear': to 0 at the last step (WGAN-GP ResNet).
-  return ml_collections.ConfigDict(dict(name=name, lr=lr, b1=b1, b2=b2, **kwargs))
+def optimizer(name='adam', lr=1e-4, decay='none', **kwargs):
+  """Config fragment for one optimizer (see `gans.train.state.make_optimizer`).
+
+  `name` is looked up in optax; the other fields are its keyword arguments. Adam's
+  betas default to DCGAN's (0.5, 0.999). `decay='linear'` decays the learning rate to
+  0 at the last step (WGAN-GP ResNet).
+  """
+  if name == 'adam':
+    kwargs = dict(dict(b1=0.5, b2=0.999), **kwargs)
+  return ml_collections.ConfigDict(dict(name=name, lr=lr, decay=decay, **kwargs))
 
 
 def net(name, **kwargs):
@@ -67,9 +73,16 @@ def net(name, **kwargs):
   return ml_collections.ConfigDict(dict(name=name, **kwargs))
 
 
-def eval_config():
-  """Defaults of `config.eval` (gans.evaluate); the one place they are defined."""
-  return ml_collections.ConfigDict(dict(
+def sample_eval(**overrides):
+  """An evaluator of generated samples (gans.eval.samples: FID, IS, KID, ...).
+
+  The one place its defaults are defined. `every`: evaluate every that many steps
+  during training (0: only with --mode eval). Unknown fields raise ValueError when the
+  evaluator is built.
+  """
+  c = ml_collections.ConfigDict(dict(
+      type='samples',
+      every=0,
       features='classifier',     # 'classifier' (offline, fid_classifier...) | 'inception'.
       metrics=('fid', 'is', 'kid'),  # Also precision_recall, density_coverage,
                                      # mode_score, mode_count; mode_coverage for 2D toys.
@@ -88,27 +101,70 @@ def eval_config():
       precision_recall_k=3,
       density_coverage_k=5,
   ))
+  c.update(overrides)
+  return c
 
 
-def base_config():
-  """Fields shared by every adversarial experiment, with neutral defaults."""
+def likelihood_eval(**overrides):
+  """An evaluator of held-out log-likelihood (gans.eval.likelihood: nats, bits/dim).
+
+  Averages the family's per-example -log p(x) (exact, or the bounds it reports) over
+  `split` of the run's dataset.
+  """
+  c = ml_collections.ConfigDict(dict(
+      type='likelihood',
+      every=0,
+      split='train[4500:]',      # Held out of the likelihood families' 'train[:4000]'.
+      num_examples=0,            # 0: the whole split.
+      batch_size=0,              # 0: config.batch_size.
+      seed=0,                    # Randomness of bounds that sample (VAE's IWAE).
+      use_ema=True,
+  ))
+  c.update(overrides)
+  return c
+
+
+def offline_evals(c, dataset):
+  """Sets the usual evaluation of a GAN experiment for `dataset`.
+
+  Built-in digit datasets: the offline classifier's FID/IS/KID on 2,000 samples every
+  250 steps. Others: Inception metrics on 50,000 samples with --mode eval.
+  """
+  if dataset in ('mnist5k', 'digits'):
+    c.evals.samples.update(every=250, num_samples=2000, kid_subsets=10)
+  else:
+    c.evals.samples.update(features='inception', num_samples=50_000)
+  return c
+
+
+def run_config():
+  """Fields of every run, whatever its family."""
   c = ml_collections.ConfigDict()
+  c.family = 'gan'           # A package of gans/families/.
   c.seed = 0
   c.dataset = 'mnist5k'
   c.data_dir = ''            # TFDS data_dir; empty means the TFDS default.
+  c.train_split = 'train'    # TFDS-style split string, also for built-in datasets.
   c.image_size = 32          # Images are resized to image_size x image_size.
   c.batch_size = 64          # Global batch, split over all devices and processes.
-  c.total_steps = 10_000     # Generator steps.
+  c.total_steps = 10_000
   c.log_every = 100
   c.sample_every = 1000
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
   c.num_grid_samples = 64    # Images in each PNG sample grid.
-  # Evaluation (gans.evaluate): every eval_every steps (0: never) into metrics.jsonl as
-  # eval/*, with the protocol in eval.jsonl; `--mode eval` uses the same settings.
-  c.eval_every = 0
-  c.eval = eval_config()
+  # Evaluators (gans.eval): name -> fragment with `type` and `every`; values go to
+  # metrics.jsonl as eval/<name>/<metric>, with the protocol in eval.jsonl;
+  # `--mode eval` runs every one of them on the latest checkpoint.
+  c.evals = ml_collections.ConfigDict({'samples': sample_eval()})
+  c.conditional = False      # Labels to the networks (families that use them).
+  c.num_classes = 0          # Classes of the conditional families.
+  return c
 
+
+def base_config():
+  """The `gan` family's fields over run_config(), with neutral defaults."""
+  c = run_config()
   c.latent_dim = 128
   c.generator = ml_collections.ConfigDict(dict(name='dcgan'))
   c.discriminator = ml_collections.ConfigDict(dict(name='dcgan'))
@@ -130,7 +186,7 @@ def base_config():
   c.r1 = 0.0                 # R1 gamma; adds gamma/2 E||grad D(real)||^2.
   c.g_ortho_reg = 0.0        # BigGAN orthogonal regularization beta on G (1e-4).
   c.d_ortho_reg = 0.0        # The same on D.
-  # Training tricks (gans.train.tricks).
+  # Training tricks (gans.families.gan.tricks).
   c.label_smoothing = 0.0    # One-sided: D's real target is 1 - label_smoothing.
   c.noisy_labels = False     # D's targets: real ~ U[0.7, 1.2], fake ~ U[0, 0.3].
   c.label_flip = 0.0         # Probability of swapping each of D's targets.
@@ -138,8 +194,6 @@ def base_config():
   c.instance_noise_anneal_steps = 0  # Linear decay of that std to 0; 0 keeps it.
   c.separate_batches = True  # D sees real and fake in separate calls (else one batch).
   c.pack = 1                 # PacGAN: D judges `pack` samples at once.
-  c.conditional = False      # Labels to G and D (real from the data, fake uniform).
-  c.num_classes = 0          # Classes of the conditional families.
   c.aux_weight = 1.0         # ACGAN auxiliary classifier loss weight (D -> pair).
   c.health_checks = True     # Warn at log time on collapse signs (gans.train.health).
   return c
@@ -158,7 +212,8 @@ def shrink_for_runlocal(config):
   config.sample_every = 2
   config.checkpoint_every = 2
   config.num_grid_samples = 16
-  config.eval_every = 0
+  for evaluator in config.get('evals', {}).values():
+    evaluator.every = 0
   return config
 
 
@@ -175,51 +230,21 @@ def load_config_file(path_and_arg):
 
 
 def validate(config):
-  """Checks fields every run relies on; raises ValueError naming the key."""
+  """Checks the fields every run relies on; raises ValueError naming the key.
+
+  Each family checks its own fields when it builds (gans/families/<family>/).
+  """
   for field in REQUIRED_FIELDS:
     if field not in config:
       raise ValueError(f'Config is missing the required field {field!r}.')
-  positive = ('batch_size', 'total_steps', 'log_every', 'sample_every',
-              'checkpoint_every', 'n_critic')
-  for field in positive:
-    if field in config and int(config[field]) <= 0:
+  for field in ('batch_size', 'total_steps', 'log_every', 'sample_every',
+                'checkpoint_every'):
+    if int(config[field]) <= 0:
       raise ValueError(f'config.{field} must be positive, got {config[field]!r}.')
-  if config.get('gradient_penalty', 0) < 0:
-    raise ValueError(f'config.gradient_penalty must be >= 0, got '
-                     f'{config.gradient_penalty!r}.')
-  if not 0.0 <= config.get('ema_decay', 0.0) < 1.0:
-    raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay!r}.')
-  _validate_objective_and_tricks(config)
-
-
-def _validate_objective_and_tricks(config):
-  """Checks the loss, regularizer and trick switches (see base_config)."""
-  from gans.objectives import losses  # pylint: disable=g-import-not-at-top
-  name = config.get('loss', 'non_saturating')
-  if name not in losses.LOSSES:
-    raise ValueError(f'config.loss={name!r} is not a loss; known: {", ".join(losses.LOSSES)}.')
-  if name == 'least_squares':
-    losses.parse_coding(config.get('ls_coding', '0,1,1'))
-  for field in ('weight_clip', 'dragan', 'r1', 'g_ortho_reg', 'd_ortho_reg',
-                'instance_noise', 'instance_noise_anneal_steps', 'aux_weight', 'truncation'):
-    if config.get(field, 0) < 0:
-      raise ValueError(f'config.{field} must be >= 0, got {config[field]!r}.')
-  if not 0.0 <= config.get('label_smoothing', 0.0) < 1.0:
-    raise ValueError(f'config.label_smoothing must be in [0, 1), got '
-                     f'{config.label_smoothing!r}.')
-  if not 0.0 <= config.get('label_flip', 0.0) <= 0.5:
-    raise ValueError(f'config.label_flip must be in [0, 0.5], got {config.label_flip!r}.')
-  uses_labels = (config.get('label_smoothing', 0.0) > 0 or config.get('noisy_labels', False)
-                 or config.get('label_flip', 0.0) > 0)
-  if uses_labels and name not in losses.LABEL_LOSSES:
-    raise ValueError(f'config.label_smoothing/noisy_labels/label_flip need a loss with '
-                     f'targets ({", ".join(losses.LABEL_LOSSES)}), not config.loss={name!r}.')
-  pack = config.get('pack', 1)
-  if int(pack) < 1 or config.batch_size % int(pack):
-    raise ValueError(f'config.pack={pack!r} must be >= 1 and divide config.batch_size='
-                     f'{config.batch_size}.')
-  if config.get('conditional', False):
-    if config.get('num_classes', 0) <= 0:
-      raise ValueError('config.conditional needs config.num_classes > 0.')
-    if int(pack) > 1:
-      raise ValueError('config.pack > 1 is not supported with config.conditional.')
+  if config.get('conditional', False) and config.get('num_classes', 0) <= 0:
+    raise ValueError('config.conditional needs config.num_classes > 0.')
+  for name, evaluator in config.get('evals', {}).items():
+    if 'type' not in evaluator:
+      raise ValueError(f'config.evals.{name} has no `type` (e.g. samples, likelihood).')
+    if int(evaluator.get('every', 0)) < 0:
+      raise ValueError(f'config.evals.{name}.every must be >= 0, got {evaluator.every!r}.')

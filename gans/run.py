@@ -1,10 +1,12 @@
 """Entry point behind launch.py: `main(config, workdir, mode, **options)`."""
 
+import json
 import os
 
 from absl import logging
 import jax
 
+from gans import eval as eval_lib
 from gans.train import loop
 
 MODES = ('train', 'sample', 'eval')
@@ -39,10 +41,27 @@ def main(config, workdir, mode='train', num_samples=None, output=None):
   if mode not in MODES:
     raise ValueError(f'--mode={mode!r} is not one of {MODES}.')
   if mode == 'train':
-    return loop.train(config, workdir)
+    return loop.train(config, workdir, hooks=eval_lib.hooks(config))
   if mode == 'sample':
     output = output or os.path.join(workdir, 'samples.npz')
     return loop.sample(config, workdir, num_samples or 1000, output)
   if mode == 'eval':  # Latest checkpoint -> workdir/eval_<step>.json (and stdout).
-    from gans import evaluate  # pylint: disable=g-import-not-at-top
-    return evaluate.evaluate_checkpoint(config, workdir, num_samples)
+    return evaluate_checkpoint(config, workdir, num_samples)
+
+
+def evaluate_checkpoint(config, workdir, num_samples=None):
+  """--mode eval: every evaluator of config.evals on the latest checkpoint.
+
+  Writes WORKDIR/eval_<step>.json ({evaluator name: metrics and protocol}) and prints
+  it. `num_samples` overrides the sample evaluators' num_samples. Raises
+  FileNotFoundError when the workdir has no checkpoint.
+  """
+  exp, state = loop.restore_latest(config, workdir)
+  results = eval_lib.evaluate(config, exp, state, num_samples)
+  step = int(state.step)
+  text = json.dumps(results, indent=2, sort_keys=True)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, f'eval_{step}.json'), 'w') as f:
+      f.write(text + '\n')
+  print(text)
+  return results

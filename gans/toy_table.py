@@ -38,8 +38,8 @@ from gans import configs
 from gans import nets
 from gans.data import builtin
 from gans.metrics import mode_coverage
-from gans.train import state as state_lib
-from gans.train import step as step_lib
+from gans.families import gan as gan_family
+from gans.families.gan import step as step_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY_CONFIG = os.path.join(ROOT, 'experiments', 'toy.py')
@@ -97,12 +97,12 @@ class VmappedRuns:
 
   def __init__(self, config, seeds):
     configs.validate(config)
+    gan_family.validate(config)
     self.config = config
     means_fn, self.sigma = builtin.TOY_MIXTURES[config.dataset]
     self.means = np.asarray(means_fn(), np.float32)
     self.generator, self.discriminator = nets.build(config, (2,))
-    g_tx = state_lib.make_optimizer(config.g_optimizer, config.total_steps)
-    d_tx = state_lib.make_optimizer(config.d_optimizer, config.total_steps * config.n_critic)
+    g_tx, d_tx = gan_family.optimizers(config)
     step = step_lib.make_train_step(config, self.generator, self.discriminator, g_tx, d_tx)
     means, sigma = jnp.asarray(self.means), self.sigma
     shape = (config.n_critic, config.batch_size)
@@ -116,8 +116,8 @@ class VmappedRuns:
 
     self._train = jax.jit(jax.vmap(train, in_axes=(0, None)), static_argnums=1,
                           donate_argnums=0)
-    init = lambda seed: state_lib.init_state(config, self.generator, self.discriminator,
-                                             (2,), g_tx, d_tx, seed=seed)
+    init = lambda seed: gan_family.init_state(config, self.generator, self.discriminator,
+                                              (2,), g_tx, d_tx, seed=seed)
     self.states = jax.jit(jax.vmap(init))(jnp.asarray(seeds, jnp.int32))
     self.seeds = list(seeds)
 
@@ -138,7 +138,8 @@ class VmappedRuns:
     def sample(state, run_seed):
       z = jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(seed), run_seed),
                             (num, latent_dim), jnp.float32)
-      return step_lib.apply_net(self.generator, state.g_params, state.g_state, z, None,
+      g = state.models['generator']
+      return step_lib.apply_net(self.generator, g.params, g.collections, z, None,
                                 False)[0]
     return np.asarray(jax.jit(jax.vmap(sample))(self.states, jnp.asarray(self.seeds)))
 

@@ -4,6 +4,7 @@ import os
 import pytest
 
 from gans import configs
+from gans.train import experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every GAN experiment; classifier.py is the offline feature network's recipe
@@ -34,7 +35,7 @@ def test_parse_arg_bad_value_names_key():
 @pytest.mark.parametrize('path', EXPERIMENTS, ids=os.path.basename)
 def test_every_experiment_builds_and_validates(path):
   config = configs.load_config_file(path + ':runlocal')
-  configs.validate(config)
+  experiment.validate(config)
   for field in configs.REQUIRED_FIELDS:
     assert field in config
   assert config.total_steps <= 5  # runlocal shrinks the run.
@@ -46,7 +47,7 @@ def test_validate_names_bad_field():
   config = configs.load_config_file(os.path.join(ROOT, 'experiments/wgan_gp.py'))
   config.n_critic = 0
   with pytest.raises(ValueError, match='config.n_critic must be positive'):
-    configs.validate(config)
+    experiment.validate(config)
 
 
 def test_wgan_gp_paper_defaults():

@@ -11,19 +11,19 @@ import os
 import types
 import warnings
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gans import configs
 from gans import data
-from gans import evaluate
+from gans import eval as eval_lib
 from gans import run
 from gans.metrics import inception
-from gans.train import experiment
 from gans.train import loop
-from gans.train import step as step_lib
+from gans.eval import features as features_lib
+from gans.eval import reference as reference_lib
+from gans.eval import samples as samples_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,29 +57,26 @@ def replay(config, samples, num_classes=0):
   samples = np.asarray(samples)
   position = [0]
 
-  def sample(params, g_state, z, y=None):
-    del params, g_state, y
-    idx = (position[0] + np.arange(len(z))) % len(samples)
-    position[0] += len(z)
+  def sample(state, key, start, n, use_ema=True):
+    del state, key, start, use_ema
+    idx = (position[0] + np.arange(n)) % len(samples)
+    position[0] += n
     return jnp.asarray(samples[idx])
 
-  exp = types.SimpleNamespace(config=config, sample=sample, num_classes=num_classes,
-                              latents=lambda key, n: jnp.zeros((n, 1)),
-                              labels=lambda start, n: None)
-  state = types.SimpleNamespace(g_params={}, ema_params=None, g_state={}, step=7,
-                                generator=lambda use_ema=True: ({}, {}))
+  exp = types.SimpleNamespace(config=config, sample=sample, num_classes=num_classes)
+  state = types.SimpleNamespace(ema={}, step=7)
   return exp, state
 
 
 def test_real_data_scores_fid_zero_and_noise_scores_large(mnist):
   config = _config()
-  config.eval.metrics = ('fid,is,kid', 'precision_recall', 'density_coverage', 'mode_score',
+  config.evals.samples.metrics = ('fid,is,kid', 'precision_recall', 'density_coverage', 'mode_score',
                          'mode_count')
-  config.eval.num_samples = config.eval.num_reference = 2000
-  config.eval.kid_subsets = 10
-  evaluator = evaluate.Evaluator(config, mnist)
+  config.evals.samples.num_samples = config.evals.samples.num_reference = 2000
+  config.evals.samples.kid_subsets = 10
+  evaluator = samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   x, _ = mnist.get(np.arange(mnist.num_examples))
-  in_reference = evaluate.reference_indices(evaluator.opts, mnist)
+  in_reference = reference_lib.reference_indices(evaluator.opts, mnist)
   others = np.setdiff1d(np.arange(mnist.num_examples), in_reference)  # mnist5k is sorted by label.
 
   same = evaluator(*replay(config, x[in_reference]))  # The reference set itself.
@@ -113,40 +110,40 @@ def test_real_data_scores_fid_zero_and_noise_scores_large(mnist):
 
 def test_reference_statistics_are_computed_once_and_cached(mnist):
   config = _config()
-  config.eval.num_reference = 1500
-  first = evaluate.Evaluator(config, mnist).reference
+  config.evals.samples.num_reference = 1500
+  first = samples_lib.SampleEvaluator(config, mnist, config.evals.samples).reference
   path = first.protocol['reference_cache']
   name = os.path.basename(path)
-  assert os.path.isfile(path) and evaluate.reference_computations[name] == 1
+  assert os.path.isfile(path) and reference_lib.reference_computations[name] == 1
   assert first.features.shape == (1500, 128) and first.protocol['num_real'] == 1500
   mtime = os.path.getmtime(path)
-  second = evaluate.Evaluator(config, mnist).reference
-  assert evaluate.reference_computations[name] == 1 and os.path.getmtime(path) == mtime
+  second = samples_lib.SampleEvaluator(config, mnist, config.evals.samples).reference
+  assert reference_lib.reference_computations[name] == 1 and os.path.getmtime(path) == mtime
   np.testing.assert_array_equal(first.features, second.features)
   np.testing.assert_array_equal(first.sigma, second.sigma)
   # Another number of reference samples is another entry.
-  config.eval.num_reference = 1000
-  other = evaluate.Evaluator(config, mnist).reference
+  config.evals.samples.num_reference = 1000
+  other = samples_lib.SampleEvaluator(config, mnist, config.evals.samples).reference
   assert other.protocol['reference_cache'] != path
 
 
 def test_unknown_metric_or_split_fails_with_its_name(mnist):
   config = _config()
-  config.eval.metrics = ('fid', 'fidd')
+  config.evals.samples.metrics = ('fid', 'fidd')
   with pytest.raises(ValueError, match='fidd'):
-    evaluate.Evaluator(config, mnist)
+    samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   config = _config()
-  config.eval.reference_split = 'test'
-  with pytest.raises(ValueError, match="only the 'train' split"):
-    evaluate.Evaluator(config, mnist)
+  config.evals.samples.reference_split = 'test'
+  with pytest.raises(ValueError, match="only the split 'train'"):
+    samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
 
 
 def test_class_accuracy_of_conditional_generators(mnist):
   """Real digits replayed in label order i mod 10 score the classifier's accuracy;
   the same digits in random order score chance."""
   config = _config('cgan.py')
-  config.eval.num_samples = 500
-  evaluator = evaluate.Evaluator(config, mnist)
+  config.evals.samples.num_samples = 500
+  evaluator = samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   x, y = mnist.get(np.arange(mnist.num_examples))
   ordered = np.concatenate([x[y == k][:50, None] for k in range(10)], 1).reshape(
       (500,) + x.shape[1:])  # Sample i has digit i mod 10.
@@ -163,11 +160,11 @@ def test_class_accuracy_of_conditional_generators(mnist):
 def test_toy_datasets_count_modes_on_raw_points():
   config = configs.base_config()
   config.dataset = 'ring8'
-  config.eval.metrics = ('mode_coverage', 'fid')
-  config.eval.num_samples = 2000
+  config.evals.samples.metrics = ('mode_coverage', 'fid')
+  config.evals.samples.num_samples = 2000
   ds = data.load(config)
   x, _ = ds.get(np.arange(2000))
-  evaluator = evaluate.Evaluator(config, ds)
+  evaluator = samples_lib.SampleEvaluator(config, ds, config.evals.samples)
   real = evaluator(*replay(config, x))
   # Within 3 sigma of a 2-D Gaussian: 1 - exp(-9/2) = 98.9% of the samples.
   assert real['modes'] == 8 and real['high_quality'] > 0.98 and real['reverse_kl'] < 0.01
@@ -176,9 +173,9 @@ def test_toy_datasets_count_modes_on_raw_points():
   collapsed = evaluator(*replay(config, np.repeat(ds.extra['means'][:1], 10, axis=0)))
   assert collapsed['modes'] == 1
   assert collapsed['reverse_kl'] == pytest.approx(np.log(8))
-  config.eval.metrics = ('mode_coverage', 'is')
+  config.evals.samples.metrics = ('mode_coverage', 'is')
   with pytest.raises(ValueError, match="'is'.*2-D points"):
-    evaluate.Evaluator(config, ds)
+    samples_lib.SampleEvaluator(config, ds, config.evals.samples)
 
 
 # ----------------------------------------------------------------------- Inception path
@@ -186,21 +183,21 @@ def test_toy_datasets_count_modes_on_raw_points():
 
 def test_missing_inception_weights_fail_with_a_clear_message(mnist, tmp_path):
   config = _config()
-  config.eval.features = 'inception'
-  config.eval.inception_weights = str(tmp_path / 'nope.pth')
+  config.evals.samples.features = 'inception'
+  config.evals.samples.inception_weights = str(tmp_path / 'nope.pth')
   with pytest.raises(FileNotFoundError, match='nope.pth') as error:
-    evaluate.Evaluator(config, mnist)
+    samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   assert 'GANS_INCEPTION_WEIGHTS' in str(error.value)
   assert inception.FID_WEIGHTS_URL in str(error.value)
-  config.eval.inception_weights = ''
+  config.evals.samples.inception_weights = ''
   with pytest.raises(FileNotFoundError, match='GANS_INCEPTION_WEIGHTS is not set'):
-    evaluate.Evaluator(config, mnist)
+    samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   # A run fails at the start, before it writes a checkpoint.
   config = _config('wgan_gp.py:runlocal')
-  config.eval_every = 1
-  config.eval.features = 'inception'
+  config.evals.samples.every = 1
+  config.evals.samples.features = 'inception'
   with pytest.raises(FileNotFoundError, match='GANS_INCEPTION_WEIGHTS'):
-    loop.train(config, str(tmp_path / 'run'))
+    run.main(config, str(tmp_path / 'run'))
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
 
 
@@ -225,7 +222,7 @@ def _small_inception(monkeypatch, seen):
 
   monkeypatch.setattr(inception.pth, 'read_state_dict', read_state_dict)
   monkeypatch.setattr(inception, 'variables_from_state_dict', lambda sd, source: variables)
-  monkeypatch.setattr(evaluate, '_inception_apply', apply)
+  monkeypatch.setattr(features_lib, '_inception_apply', apply)
 
 
 def test_inception_path_reads_weights_from_env_or_config(mnist, tmp_path, monkeypatch):
@@ -236,15 +233,15 @@ def test_inception_path_reads_weights_from_env_or_config(mnist, tmp_path, monkey
   config_weights.write_bytes(b'config')
   monkeypatch.setenv('GANS_INCEPTION_WEIGHTS', str(env_weights))
   config = _config()
-  config.eval.features = 'inception'
-  config.eval.num_samples = 500
-  config.eval.num_reference = 500
+  config.evals.samples.features = 'inception'
+  config.evals.samples.num_samples = 500
+  config.evals.samples.num_reference = 500
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter('always')
-    evaluator = evaluate.Evaluator(config, mnist)
+    evaluator = samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   assert seen == [str(env_weights)]
   assert any('not pytorch-fid' in str(w.message) for w in caught)
-  x, _ = mnist.get(evaluate.reference_indices(evaluator.opts, mnist))
+  x, _ = mnist.get(reference_lib.reference_indices(evaluator.opts, mnist))
   result = evaluator(*replay(config, x), num_samples=500)
   # Inception numbers carry the standard names.
   assert {'fid', 'is', 'is_std', 'kid', 'kid_std'} <= set(result)
@@ -254,11 +251,11 @@ def test_inception_path_reads_weights_from_env_or_config(mnist, tmp_path, monkey
   assert protocol['feature_network'] == 'inception'
   assert protocol['inception_weights'] == str(env_weights)
   assert protocol['official_weights'] is False and len(protocol['inception_sha256']) == 64
-  # config.eval.inception_weights wins over the environment variable.
-  config.eval.inception_weights = str(config_weights)
+  # config.evals.samples.inception_weights wins over the environment variable.
+  config.evals.samples.inception_weights = str(config_weights)
   with warnings.catch_warnings():
     warnings.simplefilter('ignore')
-    other = evaluate.Evaluator(config, mnist)
+    other = samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   assert seen[-1] == str(config_weights)
   assert other.reference.protocol['reference_cache'] != evaluator.reference.protocol[
       'reference_cache']
@@ -270,39 +267,41 @@ def test_inception_path_reads_weights_from_env_or_config(mnist, tmp_path, monkey
 @pytest.fixture(scope='module')
 def trained_run(tmp_path_factory, cache_dir):
   config = _config('wgan_gp.py:runlocal')
-  config.eval_every = 2
-  config.eval.num_samples = 64
-  config.eval.cache_dir = cache_dir
+  config.evals.samples.every = 2
+  config.evals.samples.num_samples = 64
+  config.evals.samples.cache_dir = cache_dir
   workdir = str(tmp_path_factory.mktemp('run'))
-  loop.train(config, workdir)
+  loop.train(config, workdir, hooks=eval_lib.hooks(config))
   return config, workdir
 
 
 def test_eval_hook_writes_eval_scalars_during_training(trained_run):
   config, workdir = trained_run
   records = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
-  evals = [r for r in records if 'eval/fid_classifier' in r]
+  evals = [r for r in records if 'eval/samples/fid_classifier' in r]
   assert [r['step'] for r in evals] == [2, 3]  # Every eval_every steps and at the end.
   for r in evals:
-    assert {'eval/is_classifier', 'eval/kid_classifier', 'eval/kid_classifier_std'} <= set(r)
-    assert np.isfinite(r['eval/fid_classifier']) and r['eval/fid_classifier'] > 0
+    assert {'eval/samples/is_classifier', 'eval/samples/kid_classifier',
+            'eval/samples/kid_classifier_std'} <= set(r)
+    assert np.isfinite(r['eval/samples/fid_classifier']) and r['eval/samples/fid_classifier'] > 0
   lines = [json.loads(l) for l in open(os.path.join(workdir, 'eval.jsonl'))]
   assert [l['step'] for l in lines] == [2, 3]
-  assert lines[-1]['metrics']['fid_classifier'] == evals[-1]['eval/fid_classifier']
+  assert lines[-1]['metrics']['fid_classifier'] == evals[-1]['eval/samples/fid_classifier']
   protocol = lines[-1]['protocol']
   assert protocol['num_fake'] == 64 and protocol['num_real'] == 5000
   assert protocol['feature_network'] == 'classifier'
   # The scalars also went to TensorBoard.
   events = glob.glob(os.path.join(workdir, 'tensorboard', 'events.*'))
-  assert any(b'eval/fid_classifier' in open(e, 'rb').read() for e in events)
+  assert any(b'eval/samples/fid_classifier' in open(e, 'rb').read() for e in events)
 
 
 def test_mode_eval_writes_json_with_protocol(trained_run, capsys):
   config, workdir = trained_run
-  results = run.main(config, workdir, mode='eval')
+  results = run.main(config, workdir, mode='eval')['samples']
   path = os.path.join(workdir, 'eval_3.json')
-  written = json.load(open(path))
-  assert written == json.loads(capsys.readouterr().out)
+  everything = json.load(open(path))
+  assert everything == json.loads(capsys.readouterr().out)
+  written = everything['samples']
   assert written['fid_classifier'] == results['fid_classifier']
   protocol = written['protocol']
   assert protocol['step'] == 3 and protocol['num_fake'] == 64 and protocol['num_real'] == 5000

@@ -9,6 +9,7 @@ import optax
 import pytest
 
 from gans import configs
+from gans.train import experiment
 from gans.objectives import losses
 from gans.objectives import penalties
 
@@ -131,17 +132,17 @@ def test_validation_names_bad_switches():
   c.loss = 'wasserstein'
   c.label_smoothing = 0.1
   with pytest.raises(ValueError, match='label_smoothing'):
-    configs.validate(c)
+    experiment.validate(c)
   c = configs.base_config()
   c.pack = 3
   with pytest.raises(ValueError, match='pack'):
-    configs.validate(c)
+    experiment.validate(c)
   c = configs.base_config()
   c.loss = 'least_squares'
   c.ls_coding = 'nope'
   with pytest.raises(ValueError, match='ls_coding'):
-    configs.validate(c)
+    experiment.validate(c)
   c = configs.base_config()
   c.r1 = -1.0
   with pytest.raises(ValueError, match='r1'):
-    configs.validate(c)
+    experiment.validate(c)

@@ -9,8 +9,8 @@ import numpy as np
 from gans import toy_table
 from gans.data import builtin
 from gans.metrics import mode_coverage
-from gans.train import state as state_lib
-from gans.train import step as step_lib
+from gans.families import gan as gan_family
+from gans.families.gan import step as step_lib
 
 TINY = dict(setup='pacgan', size='tiny', steps=6, lr=1e-3, b1=0.5, decay='linear')
 _toy_config = toy_table.toy_config
@@ -46,10 +46,9 @@ def test_vmapped_scanned_runs_equal_the_generic_step_run_alone():
   runs.train(4, chunk=2)
   # Seed 1 alone, one jitted generic train_step per batch (as gans.train.loop runs it),
   # on the batches the scan samples on device.
-  g_tx = state_lib.make_optimizer(config.g_optimizer, config.total_steps)
-  d_tx = state_lib.make_optimizer(config.d_optimizer, config.total_steps * config.n_critic)
+  g_tx, d_tx = gan_family.optimizers(config)
   g, d = runs.generator, runs.discriminator
-  state = jax.jit(lambda: state_lib.init_state(config, g, d, (2,), g_tx, d_tx, seed=1))()
+  state = jax.jit(lambda: gan_family.init_state(config, g, d, (2,), g_tx, d_tx, seed=1))()
   step = jax.jit(step_lib.make_train_step(config, g, d, g_tx, d_tx))
   for _ in range(4):
     key = jax.random.fold_in(jax.random.fold_in(state.key, toy_table._DATA_KEY), state.step)
@@ -60,7 +59,7 @@ def test_vmapped_scanned_runs_equal_the_generic_step_run_alone():
     np.testing.assert_allclose(np.asarray(a)[1], np.asarray(b), rtol=2e-5, atol=1e-6)
   assert int(state.step) == 4
   # Different seeds are different runs.
-  first = np.asarray(jax.tree.leaves(runs.states.g_params)[0])
+  first = np.asarray(jax.tree.leaves(runs.states.models['generator'].params)[0])
   assert np.abs(first[0] - first[1]).max() > 1e-3
 
 

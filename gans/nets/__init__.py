@@ -20,25 +20,36 @@ def available():
                 if hasattr(importlib.import_module(f'gans.nets.{m.name}'), 'Generator'))
 
 
-def _module(kind, cfg, num_classes, **extra):
+def build_module(cfg, cls_name, num_classes=0, key=None, **extra):
+  """The linen module `gans.nets.<cfg.name>.<cls_name>(**other fields of cfg, **extra)`.
+
+  `key` names the config fragment in error messages (default cls_name lowercased). A
+  module with a `num_classes` field gets `num_classes`. Raises ValueError naming the
+  key for an unknown module or fields the module does not take.
+  """
+  return _module(cls_name, cfg, num_classes, key=key, **extra)
+
+
+def _module(kind, cfg, num_classes, key=None, **extra):
   name = cfg.get('name')
+  key = key or kind.lower()
   try:
     mod = importlib.import_module(f'gans.nets.{name}')
     cls = getattr(mod, kind)
   except (ImportError, AttributeError):
-    raise ValueError(f'config.{kind.lower()}.name={name!r} is not an architecture; '
-                     f'available: {", ".join(available())}.') from None
+    raise ValueError(f'config.{key}.name={name!r} is not a module with a {kind}; '
+                     f'architectures with a Generator: {", ".join(available())}.') from None
   kwargs = {k: v for k, v in cfg.to_dict().items() if k != 'name'}
   fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
   if 'num_classes' in kwargs:
-    raise ValueError(f'config.{kind.lower()}.num_classes: set config.conditional and '
+    raise ValueError(f'config.{key}.num_classes: set config.conditional and '
                      f'config.num_classes instead; they reach both networks.')
   if 'num_classes' in fields:
     extra['num_classes'] = num_classes
   kwargs.update(extra)
   unknown = sorted(set(kwargs) - fields)
   if unknown:
-    raise ValueError(f'config.{kind.lower()} has fields {unknown} that {name}.{kind} '
+    raise ValueError(f'config.{key} has fields {unknown} that {name}.{kind} '
                      f'does not take; it takes {sorted(fields - set(extra))}.')
   for k, v in kwargs.items():
     if isinstance(v, list):

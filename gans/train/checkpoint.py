@@ -12,7 +12,7 @@ import orbax.checkpoint as ocp
 
 
 def shapes_of(tree):
-  """{'g_params/up0/kernel': [4, 4, 256, 128], ...} for every array of a pytree."""
+  """{'models/generator/params/up0/kernel': [4, 4, 256, 128], ...} for every array."""
   flat = jax.tree_util.tree_flatten_with_path(tree)[0]
   return {jax.tree_util.keystr(path, simple=True, separator='/'): list(x.shape)
           for path, x in flat}
@@ -60,7 +60,7 @@ class Checkpoints:
   def _check(self, saved, current, step):
     problems = []
     # Parameters first: they name the architecture; optimizer moments only mirror them.
-    order = lambda k: (not k.startswith(('g_params', 'd_params')), k)
+    order = lambda k: (not (k.startswith('models/') and '/params/' in k), k)
     for key in sorted(set(saved) | set(current), key=order):
       if key not in current:
         problems.append(f'{key} is in the checkpoint but not in the config')

@@ -1,45 +1,75 @@
-"""Builds everything a run needs from its config: data, networks, state, compiled step.
+"""A built run: what the family-agnostic loop, sampling and evaluation are handed.
 
-Shared by training, sampling, evaluation and the benchmark, so they all compile the
-same functions with the same shardings.
+`build(config)` checks the spine's fields, builds the mesh and loads the dataset, then
+hands them to the family `config.family` names (gans/families/<family>/), whose
+`build(config, mesh, dataset)` returns an `Experiment`. Training, `--mode sample`,
+`--mode eval`, the evaluators and the benchmark all use that one object, so they
+compile the same functions with the same shardings.
 """
 
 import dataclasses
+import importlib
+import pkgutil
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gans import configs
 from gans import data
-from gans import nets
 from gans import parallel
-from gans.train import state as state_lib
-from gans.train import step as step_lib
 
 
 @dataclasses.dataclass
 class Experiment:
+  """What a family exposes.
+
+  init:           () -> TrainState, jitted, replicated over the mesh.
+  steps:          {phase name: jitted step(state, batch) -> (state, metrics)}; each
+                  compiled once, the state donated. `batch` maps 'x' to inputs
+                  [batch_group, B, ...] and 'y' to int32 labels [batch_group, B].
+  phase:          host function: step number (steps taken so far) -> phase name.
+  batch_group:    batches consumed per step (GAN: n_critic).
+  grids:          (state) -> {name: uint8 HWC image}, written every sample_every steps.
+  sample:         (state, key, start, n, use_ema) -> n samples in model space [n, ...]
+                  (sample i of a conditional family has class (start + i) mod K), or
+                  None when the family does not sample.
+  likelihood:     (state, batch, key) -> {name: [B] nats per example} (exact values or
+                  bounds of -log p(x)) on a batch of model inputs, or None.
+  health:         (step, logged means, state) -> [(name, warning)] at log time, or None.
+  modules:        {name: linen module} of the networks in state.models.
+  functions:      further jitted functions of the family, by name (e.g. 'encode',
+                  'reconstruct' for the analysis tools).
+  protocol:       facts recorded with every evaluation (e.g. the decoder likelihood).
+  """
   config: Any
   mesh: Any
   dataset: data.Dataset
-  generator: Any
-  discriminator: Any
-  init: Callable[[], state_lib.TrainState]   # Jitted; returns a replicated state.
-  train_step: Callable                        # Jitted, donates the state.
-  sample: Callable                            # (params, g_state, z, y=None) -> samples.
+  init: Callable
+  steps: dict
+  grids: Callable
+  phase: Callable = lambda step: 'main'
+  batch_group: int = 1
+  sample: Callable | None = None
+  likelihood: Callable | None = None
+  health: Callable | None = None
+  modules: dict = dataclasses.field(default_factory=dict)
+  functions: dict = dataclasses.field(default_factory=dict)
+  protocol: dict = dataclasses.field(default_factory=dict)
 
   @property
   def num_classes(self):
     """K of a class-conditional experiment, 0 for an unconditional one."""
     return configs.class_count(self.config)
 
-  def latents(self, key, n):
-    """Latents for sampling and evaluation (truncated when config.truncation > 0)."""
-    return step_lib.sample_latent(key, n, self.config.latent_dim,
-                                  self.config.get('truncation', 0.0))
+  @property
+  def train_step(self):
+    """The step of a single-phase family (tests, benchmark)."""
+    if len(self.steps) != 1:
+      raise ValueError(f'This family has phases {sorted(self.steps)}; use exp.steps[...]'
+                       f' with exp.phase(step).')
+    return next(iter(self.steps.values()))
 
   def labels(self, start, n):
     """Labels of samples start..start+n-1: index mod K (every class equally often)."""
@@ -47,58 +77,65 @@ class Experiment:
       return None
     return jnp.arange(start, start + n, dtype=jnp.int32) % self.num_classes
 
-  def grid_inputs(self, key, n):
-    """Latents and labels for a sample grid: conditional grids hold one class per row."""
-    z = self.latents(key, n)
-    if not self.num_classes:
-      return z, None
-    cols = -(-n // self.num_classes)
-    return z, jnp.arange(n, dtype=jnp.int32) // cols
+
+def families():
+  """Names of the packages under gans/families/."""
+  import gans.families  # pylint: disable=g-import-not-at-top
+  return sorted(m.name for m in pkgutil.iter_modules(gans.families.__path__) if m.ispkg)
+
+
+def family_module(config):
+  """The package gans.families.<config.family>; ValueError names an unknown family."""
+  name = config.get('family', 'gan')
+  if name not in families():
+    raise ValueError(f'config.family={name!r} is not a family; available: '
+                     f'{", ".join(families())}.')
+  return importlib.import_module(f'gans.families.{name}')
+
+
+def validate(config):
+  """The spine's checks (gans.configs.validate), then the family's own `validate`."""
+  configs.validate(config)
+  family = family_module(config)
+  if hasattr(family, 'validate'):
+    family.validate(config)
+  return family
 
 
 def build(config, mesh=None, dataset=None):
-  configs.validate(config)
+  """The `Experiment` of `config` (family `config.family`, default 'gan').
+
+  `mesh` defaults to all devices on one 'data' axis; `dataset` overrides the one
+  `config.dataset` names (tests, custom data). Raises ValueError naming the key for
+  an unknown family or a dataset that does not fit the config.
+  """
+  family = validate(config)
   mesh = parallel.make_mesh() if mesh is None else mesh
   parallel.check_batch_size(config.batch_size, mesh)
-  dataset = data.load(config) if dataset is None else dataset
+  dataset = data.load(config, split=config.get('train_split', 'train')) if (
+      dataset is None) else dataset
   if config.get('conditional', False) and dataset.num_classes != config.num_classes:
     raise ValueError(f'config.conditional: dataset {dataset.name!r} has '
                      f'{dataset.num_classes} classes but config.num_classes is '
                      f'{config.num_classes}.')
-  generator, discriminator = nets.build(config, dataset.example_shape)
-  g_tx = state_lib.make_optimizer(config.g_optimizer, config.total_steps)
-  d_tx = state_lib.make_optimizer(config.d_optimizer, config.total_steps * config.n_critic)
-  replicated = parallel.replicated(mesh)
-
-  init = jax.jit(lambda: state_lib.init_state(
-      config, generator, discriminator, dataset.example_shape, g_tx, d_tx),
-                 out_shardings=replicated)
-  data_axis = NamedSharding(mesh, P('data'))
-  constrain = lambda x: jax.lax.with_sharding_constraint(x, data_axis)
-  step_fn = step_lib.make_train_step(config, generator, discriminator, g_tx, d_tx,
-                                     constrain=constrain)
-  batch_sharding = parallel.batch_sharding(mesh, batch_axis=1)
-  train_step = jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
-                       out_shardings=(replicated, replicated), donate_argnums=0)
-  sample = step_lib.make_sample_fn(generator)
-  return Experiment(config, mesh, dataset, generator, discriminator, init, train_step,
-                    sample)
+  return family.build(config, mesh, dataset)
 
 
 def generated_batches(exp, state, num, seed=0, batch_size=None, use_ema=True):
   """Yields `num` generated samples (float, model space) as numpy batches.
 
-  Batch b uses latents fold_in(PRNGKey(seed), b); sample i of a conditional experiment
-  has class i mod K. EMA weights (and EMA batch-norm statistics) are used when kept
-  and `use_ema`.
+  Batch b uses key fold_in(PRNGKey(seed), b); sample i of a conditional experiment
+  has class i mod K. EMA weights (and EMA collections) are used when kept and
+  `use_ema`. Raises ValueError when the family does not sample.
   """
-  params, collections = state.generator(use_ema)
+  if exp.sample is None:
+    raise ValueError(f'Family {exp.config.get("family", "gan")!r} does not generate '
+                     f'samples.')
   batch_size = batch_size or max(exp.config.batch_size, 1)
   key = jax.random.PRNGKey(seed)
   for i in range(0, num, batch_size):
-    z = exp.latents(jax.random.fold_in(key, i // batch_size), batch_size)
-    y = exp.labels(i, batch_size)
-    yield np.asarray(jax.device_get(exp.sample(params, collections, z, y)))[:num - i]
+    out = exp.sample(state, jax.random.fold_in(key, i // batch_size), i, batch_size, use_ema)
+    yield np.asarray(jax.device_get(out))[:num - i]
 
 
 def generate(exp, state, num, seed=0, batch_size=None, use_ema=True):

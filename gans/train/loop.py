@@ -10,12 +10,11 @@ import jax
 import numpy as np
 
 from gans import data
-from gans import evaluate as evaluate_lib
 from gans import parallel
 from gans.data import images as image_lib
 from gans.train import checkpoint as checkpoint_lib
 from gans.train import experiment as experiment_lib
-from gans.train import health as health_lib
+from gans.train import state as state_lib
 from gans.train import writer as writer_lib
 
 
@@ -51,30 +50,25 @@ def _check_finite(records, first_step):
             f'checkpoint saved before it is kept.')
 
 
-def sample_grid(exp, state, fixed_z, fixed_y=None):
-  """Samples from fixed inputs as a uint8 image: a grid, or a scatter plot for 2D.
-
-  A conditional experiment's grid (inputs from `exp.grid_inputs`) has one class per row.
-  """
-  params, collections = state.generator()
-  samples = np.asarray(jax.device_get(exp.sample(params, collections, fixed_z, fixed_y)))
-  if exp.dataset.is_image:
-    return image_lib.grid(image_lib.to_uint8(samples), rows=exp.num_classes or None)
-  means = exp.dataset.extra.get('means')
-  lim = 1.25 * np.abs(means).max() + 0.5 if means is not None else None
-  return writer_lib.scatter_image(samples, reference=means, lim=lim)
+def _means(records):
+  """Mean of each metric over the records that have it (phases may log different ones)."""
+  names = dict.fromkeys(k for r in records for k in r)
+  return {k: float(np.mean([r[k] for r in records if k in r])) for k in names}
 
 
-def train(config, workdir, dataset=None):
+def train(config, workdir, dataset=None, hooks=None):
   """Trains (or resumes) the experiment of `config` in `workdir`. Returns the state.
 
-  `dataset` overrides the one `config.dataset` names (tests, custom data).
+  `dataset` overrides the one `config.dataset` names (tests, custom data). `hooks`
+  (optional) is a function `hooks(exp, workdir) -> [hook]`, called once the experiment
+  is built and before anything is written (so a missing weights file fails first);
+  each hook has an int `every` and is called as `hook(state) -> {name: float}` every
+  `every` steps and at the last step, its values logged as scalars (gans.run builds
+  the evaluators of config.evals this way; the loop knows nothing of evaluation).
   """
   os.makedirs(workdir, exist_ok=True)
   exp = experiment_lib.build(config, dataset=dataset)
-  # Built first: a missing weights file fails before anything is written.
-  eval_every = config.get('eval_every', 0)
-  evaluator = evaluate_lib.eval_hook(config, exp, workdir) if eval_every > 0 else None
+  hooks = list(hooks(exp, workdir)) if hooks is not None else []
   is_main = jax.process_index() == 0
   ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
   state = exp.init()
@@ -88,18 +82,14 @@ def train(config, workdir, dataset=None):
   start = int(state.step)
   writer = writer_lib.Writer(workdir, enabled=is_main)
   if start == 0:
-    logging.info('G: %d parameters, D: %d parameters, %d devices, dataset %s (%d examples, %s)',
-                 sum(x.size for x in jax.tree.leaves(state.g_params)),
-                 sum(x.size for x in jax.tree.leaves(state.d_params)),
-                 exp.mesh.devices.size, exp.dataset.name, exp.dataset.num_examples,
-                 exp.dataset.example_shape)
+    counts = ', '.join(f'{name} {n:,}' for name, n in state_lib.param_counts(state).items())
+    logging.info('Family %s; parameters: %s; %d devices; dataset %s (%d examples, %s)',
+                 config.get('family', 'gan'), counts, exp.mesh.devices.size,
+                 exp.dataset.name, exp.dataset.num_examples, exp.dataset.example_shape)
   batches = data.Batches(exp.dataset, config.batch_size, config.seed, start=position,
-                         group=config.n_critic, process_index=jax.process_index(),
+                         group=exp.batch_group, process_index=jax.process_index(),
                          process_count=jax.process_count())
-  fixed_z, fixed_y = exp.grid_inputs(jax.random.PRNGKey(config.seed + 1),
-                                     config.num_grid_samples)
   progress = writer_lib.Progress(config.total_steps, start)
-  health = health_lib.from_config(config)
 
   stop = {'signal': None}
   def on_signal(signum, frame):
@@ -113,7 +103,8 @@ def train(config, workdir, dataset=None):
   try:
     while step < config.total_steps and stop['signal'] is None:
       position, batch = next(batches)
-      state, metrics = exp.train_step(state, parallel.to_global(batch, exp.mesh, 1))
+      step_fn = exp.steps[exp.phase(step)]
+      state, metrics = step_fn(state, parallel.to_global(batch, exp.mesh, 1))
       pending.append(metrics)
       step += 1
       log_now = step % config.log_every == 0 or step == config.total_steps
@@ -123,17 +114,18 @@ def train(config, workdir, dataset=None):
         _check_finite(records, checked_step)
         checked_step, pending = step, []
         if log_now:
-          means = {k: float(np.mean([r[k] for r in records])) for k in records[0]}
+          means = _means(records)
           rate = progress.log(step, means)
           writer.write_scalars(step, {**means, 'steps_per_second': rate})
-          if health is not None:
-            fixed = lambda: exp.sample(state.g_params, state.g_state, fixed_z, fixed_y)
-            for name, message in health.update(step, means, fixed):
+          if exp.health is not None:
+            for name, message in exp.health(step, means, state):
               logging.warning('Training health (%s) at step %d: %s', name, step, message)
       if step % config.sample_every == 0 or step == config.total_steps:
-        writer.write_image(step, 'samples', sample_grid(exp, state, fixed_z, fixed_y))
-      if evaluator is not None and (step % eval_every == 0 or step == config.total_steps):
-        writer.write_scalars(step, {f'eval/{k}': v for k, v in evaluator(state).items()})
+        for name, image in exp.grids(state).items():
+          writer.write_image(step, name, image)
+      for hook in hooks:
+        if step % hook.every == 0 or step == config.total_steps:
+          writer.write_scalars(step, hook(state))
       if ckpt_now:
         ckpts.save(step, state, position)
     if stop['signal'] is not None:
@@ -177,6 +169,6 @@ def sample(config, workdir, num_samples, output, seed=0):
     arrays['labels'] = np.asarray(exp.labels(0, num_samples))
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   np.savez_compressed(output, **arrays, step=int(state.step),
-                      protocol=json.dumps(dict(seed=seed, ema=bool(state.ema_params))))
+                      protocol=json.dumps(dict(seed=seed, ema=bool(state.ema))))
   logging.info('Wrote %d samples from step %d to %s', num_samples, int(state.step), output)
   return arrays

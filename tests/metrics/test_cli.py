@@ -1,4 +1,4 @@
-"""`python -m gans.metrics.cli`: metrics between two image sets (.npz or PNG folders)."""
+"""`python -m gans.tools.metrics_cli`: metrics between two image sets (.npz or PNG folders)."""
 
 import contextlib
 import io
@@ -13,7 +13,7 @@ import pytest
 from gans import metrics
 from gans.data import images as image_lib
 from gans.metrics import classifier as classifier_lib
-from gans.metrics import cli
+from gans.tools import metrics_cli as cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 METRICS = 'fid,kid,is,precision_recall,mode_count'
@@ -73,7 +73,7 @@ def _check(result, expected):
 
 def test_npz_files_from_the_command_line(clf, image_sets, cache_dir):
     real, fake, paths = image_sets
-    cmd = [sys.executable, '-m', 'gans.metrics.cli', paths['real.npz'], paths['fake.npz'],
+    cmd = [sys.executable, '-m', 'gans.tools.metrics_cli', paths['real.npz'], paths['fake.npz'],
            '--features', 'classifier', '--metrics', METRICS, '--classifier', clf.path]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           env=dict(os.environ, GANS_CACHE_DIR=cache_dir), timeout=300)

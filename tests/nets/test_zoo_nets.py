@@ -13,7 +13,7 @@ from gans import nets
 from gans.nets import biggan
 from gans.nets import cgan
 from gans.nets import sngan
-from gans.train import step as step_lib
+from gans.families.gan import step as step_lib
 
 KEY = jax.random.PRNGKey(0)
 RNG = np.random.default_rng(0)

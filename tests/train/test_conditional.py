@@ -9,8 +9,10 @@ import pytest
 from PIL import Image
 
 from gans import configs
-from gans import evaluate
+from gans.eval import features as features_lib
 from gans.data import images as image_lib
+from gans.families import gan as gan_family
+from gans.families.gan import step as step_lib
 from gans.train import experiment
 from gans.train import loop
 
@@ -24,20 +26,20 @@ def _config(spec):
 def test_labels_are_balanced_and_grid_rows_hold_one_class():
   exp = experiment.build(_config('cgan.py:runlocal'))
   np.testing.assert_array_equal(exp.labels(7, 5), [7, 8, 9, 0, 1])
-  z, y = exp.grid_inputs(jax.random.PRNGKey(0), 100)
+  z, y = gan_family.grid_inputs(exp.config, jax.random.PRNGKey(0), 100)
   assert z.shape == (100, exp.config.latent_dim)
   np.testing.assert_array_equal(np.asarray(y).reshape(10, 10), np.repeat(np.arange(10)[:, None], 10, 1))
   unconditional = experiment.build(_config('dcgan.py:runlocal'))
   assert unconditional.num_classes == 0 and unconditional.labels(0, 4) is None
-  assert unconditional.grid_inputs(jax.random.PRNGKey(0), 4)[1] is None
+  assert gan_family.grid_inputs(unconditional.config, jax.random.PRNGKey(0), 4)[1] is None
 
 
 def test_generator_output_depends_on_the_label():
   exp = experiment.build(_config('acgan.py:runlocal'))
   state = exp.init()
-  z = exp.latents(jax.random.PRNGKey(1), 4)
-  a = exp.sample(state.g_params, state.g_state, z, np.zeros(4, np.int32))
-  b = exp.sample(state.g_params, state.g_state, z, np.ones(4, np.int32))
+  # Same key, so the same latents; start 0 asks for classes 0..3, start 1 for 1..4.
+  a = exp.sample(state, jax.random.PRNGKey(1), 0, 4)
+  b = exp.sample(state, jax.random.PRNGKey(1), 1, 4)
   assert np.abs(np.asarray(a) - np.asarray(b)).max() > 1e-4
 
 
@@ -76,13 +78,14 @@ def test_conditional_mnist5k_model_draws_the_digit_of_its_row(tmp_path, cache_di
   config = _config('acgan.py')
   config.batch_size = 96
   config.total_steps = 500
-  config.eval_every = 0
+  config.evals.samples.every = 0
   config.sample_every = config.checkpoint_every = 500
   state = loop.train(config, str(tmp_path))
   exp = experiment.build(config)
-  net = evaluate.feature_network(config, exp.dataset)
-  z, y = exp.grid_inputs(jax.random.PRNGKey(5), 200)   # 10 rows of 20.
-  images = np.asarray(exp.sample(*state.generator(), z, y))
+  net = features_lib.feature_network(config.evals.samples, config, exp.dataset)
+  z, y = gan_family.grid_inputs(config, jax.random.PRNGKey(5), 200)   # 10 rows of 20.
+  sample = step_lib.make_sample_fn(exp.modules['generator'])
+  images = np.asarray(sample(*state.sampling_variables('generator'), z, y))
   logits = net.features([image_lib.to_uint8(images)])['logits']
   per_row = (logits.argmax(1) == np.asarray(y)).reshape(10, 20).mean(1)
   assert per_row.mean() > 0.3, per_row

@@ -15,8 +15,9 @@ from gans.nets import pacgan
 from gans.train import experiment
 from gans.train import health
 from gans.train import state as state_lib
-from gans.train import step as step_lib
-from gans.train import tricks
+from gans.families import gan as gan_family
+from gans.families.gan import step as step_lib
+from gans.families.gan import tricks
 
 
 def _config(**overrides):
@@ -50,9 +51,8 @@ def _build(config):
 
 def _build_uncached(config):
   g, d = nets.build(config, (2,))
-  g_tx = state_lib.make_optimizer(config.g_optimizer, config.total_steps)
-  d_tx = state_lib.make_optimizer(config.d_optimizer, config.total_steps * config.n_critic)
-  state = state_lib.init_state(config, g, d, (2,), g_tx, d_tx)
+  g_tx, d_tx = gan_family.optimizers(config)
+  state = gan_family.init_state(config, g, d, (2,), g_tx, d_tx)
   step = jax.jit(step_lib.make_train_step(config, g, d, g_tx, d_tx))
   return g, d, state, step
 
@@ -121,13 +121,13 @@ def test_weight_clipping_keeps_critic_weights_in_range():
   cfg = _config(loss='wasserstein', weight_clip=c, n_critic=2,
                 d_optimizer=configs.optimizer('sgd', lr=1.0))
   _, _, state, step = _build(cfg)
-  assert max(np.abs(w).max() for w in _leaves(state.d_params)) > c
+  assert max(np.abs(w).max() for w in _leaves(state.models['discriminator'].params)) > c
   new, _ = step(state, _batch(cfg))
-  assert max(np.abs(w).max() for w in _leaves(new.d_params)) <= c
-  assert any(np.abs(w).max() == pytest.approx(c) for w in _leaves(new.d_params))
+  assert max(np.abs(w).max() for w in _leaves(new.models['discriminator'].params)) <= c
+  assert any(np.abs(w).max() == pytest.approx(c) for w in _leaves(new.models['discriminator'].params))
   # SGD for D beside Adam for G: D's optimizer keeps no moments, G's does.
-  assert optax.tree_utils.tree_get(new.d_opt, 'mu', None) is None
-  assert optax.tree_utils.tree_get(new.g_opt, 'mu') is not None
+  assert optax.tree_utils.tree_get(new.models['discriminator'].opt_state, 'mu', None) is None
+  assert optax.tree_utils.tree_get(new.models['generator'].opt_state, 'mu') is not None
 
 
 def test_pack_reshapes_and_discriminator_sees_m_samples():
@@ -144,10 +144,10 @@ def test_pack_reshapes_and_discriminator_sees_m_samples():
     tricks.pack(x, 4)
   cfg = _config(pack=2, **{'generator.dropout': 0.5})   # Also: G's dropout gets a key.
   _, d, state, step = _build(cfg)
-  assert state.d_params['hidden0']['kernel'].shape[0] == 4   # D's input: 2 samples of 2-D.
+  assert state.models['discriminator'].params['hidden0']['kernel'].shape[0] == 4   # D's input: 2 samples of 2-D.
   batch = _batch(cfg)
   _, metrics = step(state, batch)
-  want = d.apply({'params': state.d_params}, batch['x'][0].reshape(4, 4))
+  want = d.apply({'params': state.models['discriminator'].params}, batch['x'][0].reshape(4, 4))
   np.testing.assert_allclose(metrics['d_real'], jnp.mean(want), rtol=1e-5)
 
 
@@ -158,7 +158,7 @@ def test_separate_and_joint_batches_agree_without_batch_norm():
   a, ma = step_a(state, _batch(a_cfg))
   b, mb = step_b(state, _batch(a_cfg))
   np.testing.assert_allclose(ma['d_loss'], mb['d_loss'], rtol=1e-5)
-  for x, y in zip(_leaves(a.d_params), _leaves(b.d_params)):
+  for x, y in zip(_leaves(a.models['discriminator'].params), _leaves(b.models['discriminator'].params)):
     np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
 
 
@@ -167,10 +167,10 @@ def test_n_critic_ttur_and_sgd_for_d():
                 d_optimizer=configs.optimizer('adam', lr=4e-4))
   _, _, state, step = _build(cfg)
   new, _ = step(state, _batch(cfg))
-  assert int(optax.tree_utils.tree_get(new.d_opt, 'count')) == 3
-  assert int(optax.tree_utils.tree_get(new.g_opt, 'count')) == 1
+  assert int(optax.tree_utils.tree_get(new.models['discriminator'].opt_state, 'count')) == 3
+  assert int(optax.tree_utils.tree_get(new.models['generator'].opt_state, 'count')) == 1
   # Adam's first update of a parameter is lr * g / |g|: G moves by 1e-4 at most.
-  dg = max(np.abs(a - b).max() for a, b in zip(_leaves(new.g_params), _leaves(state.g_params)))
+  dg = max(np.abs(a - b).max() for a, b in zip(_leaves(new.models['generator'].params), _leaves(state.models['generator'].params)))
   np.testing.assert_allclose(dg, 1e-4, rtol=0.02)
   # SGD for D beside Adam for G: plain -lr * grad, no moments.
   sgd = state_lib.make_optimizer(configs.optimizer('sgd', lr=0.5), 10)
@@ -224,7 +224,7 @@ def test_conditional_step_adds_acgan_class_losses():
   cfg = _config(conditional=True, num_classes=3)
   g, d = _CondG(), _AuxD()
   tx = optax.adam(1e-3)
-  state = state_lib.init_state(cfg, g, d, (2,), tx, tx)
+  state = gan_family.init_state(cfg, g, d, (2,), tx, tx)
   step = jax.jit(step_lib.make_train_step(cfg, g, d, tx, tx))
   batch = _batch(cfg)
   batch['y'] = jnp.array([[0, 1, 2, 0, 1, 2, 0, 1]])
@@ -247,7 +247,8 @@ def test_tricks_one_device_and_eight_devices_agree():
     state = exp.init()
     for b in batches:
       state, _ = exp.train_step(state, parallel.to_global(b, mesh, 1))
-    out.append(_leaves((state.g_params, state.d_params)))
+    out.append(_leaves((state.models['generator'].params,
+                        state.models['discriminator'].params)))
   for a, b in zip(*out):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
@@ -294,13 +295,16 @@ def test_health_monitor_warns_when_g_loss_falls_and_samples_freeze():
 def test_generator_ema_averages_parameters_and_batch_norm_statistics():
   cfg = _config(ema_decay=0.75, **{'generator.batch_norm': True})
   _, _, state, step = _build(cfg)
-  assert jax.tree.leaves(state.ema_state)   # G has batch statistics to average.
+  assert jax.tree.leaves(state.ema['generator']['collections'])   # Batch statistics.
   new, _ = step(state, _batch(cfg))
-  for field, live in (('ema_params', 'g_params'), ('ema_state', 'g_state')):
-    expected = jax.tree.map(lambda e, p: 0.75 * e + 0.25 * p, getattr(state, field),
-                            getattr(new, live))
-    for a, b in zip(_leaves(getattr(new, field)), _leaves(expected)):
+  for field in ('params', 'collections'):
+    expected = jax.tree.map(lambda e, p: 0.75 * e + 0.25 * p,
+                            state.ema['generator'][field],
+                            getattr(new.models['generator'], field))
+    for a, b in zip(_leaves(new.ema['generator'][field]), _leaves(expected)):
       np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-  params, collections = new.generator()
-  assert params is new.ema_params and collections is new.ema_state
-  assert new.generator(use_ema=False)[1] is new.g_state
+  params, collections = new.sampling_variables('generator')
+  assert params is new.ema['generator']['params']
+  assert collections is new.ema['generator']['collections']
+  assert (new.sampling_variables('generator', use_ema=False)[1] is
+          new.models['generator'].collections)

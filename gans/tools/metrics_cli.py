@@ -1,6 +1,6 @@
 r"""Metrics between two sets of images, like pytorch-fid's command line.
 
-    python -m gans.metrics.cli PATH_A PATH_B [--features inception|classifier]
+    python -m gans.tools.metrics_cli PATH_A PATH_B [--features inception|classifier]
         [--metrics fid,kid,...] [--weights FILE] [--classifier FILE] [--cache_dir DIR]
 
 PATH_A is the reference (real) set, PATH_B the generated one: precision, density, the
@@ -20,7 +20,7 @@ Features:
 Prints one JSON object: the metrics and a "protocol" entry (feature network, weights,
 sample counts, paths). Example, with real Inception weights:
 
-    python -m gans.metrics.cli real.npz runs/wgan_gp/samples.npz --features inception \
+    python -m gans.tools.metrics_cli real.npz runs/wgan_gp/samples.npz --features inception \
         --weights ~/pt_inception-2015-12-05-6726825d.pth --metrics fid,is,kid
 """
 
@@ -32,6 +32,11 @@ import os
 import sys
 
 import numpy as np
+
+from gans.data import images as image_lib
+from gans.eval import features as features_lib
+from gans.eval import samples as samples_lib
+from gans.metrics import classifier as classifier_lib
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
@@ -73,23 +78,20 @@ def load_images(path: str) -> np.ndarray:
 def build_network(features: str, weights=None, classifier_path=None, cache_dir=None,
                   image_shape=None):
     """(FeatureNetwork, target (H, W, C) or None) for the CLI's options."""
-    from gans import evaluate  # pylint: disable=g-import-not-at-top
-    from gans.metrics import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
     if features == "inception":
-        return evaluate.inception_network(weights)
+        return features_lib.inception_network(weights)
     if features == "classifier":
         if classifier_path:
             clf = classifier_lib.load(classifier_path)
         else:
             size = image_shape[0] if image_shape else 32
             clf = classifier_lib.get_or_train(classifier_lib.recipe("mnist5k", size), cache_dir)
-        return evaluate.classifier_network(clf)
+        return features_lib.classifier_network(clf)
     raise ValueError(f"--features={features!r}: use 'inception' or 'classifier'.")
 
 
 def fit_to_network(images, net):
     """Resizes images to the network's input size (data pipeline resize); checks channels."""
-    from gans.data import images as image_lib  # pylint: disable=g-import-not-at-top
     if net.input_shape is None:
         return images
     h, w, c = net.input_shape
@@ -105,7 +107,6 @@ def compute(path_a, path_b, features="classifier", metrics="fid,kid", weights=No
             classifier_path=None, cache_dir=None, batch_size=500, kid_subsets=100,
             kid_subset_size=1000, is_splits=10, num_samples=0) -> dict:
     """What the command prints, as a dict: metrics plus 'protocol'."""
-    from gans import evaluate  # pylint: disable=g-import-not-at-top
     a, b = load_images(path_a), load_images(path_b)
     if num_samples:
         a, b = a[:num_samples], b[:num_samples]
@@ -114,7 +115,7 @@ def compute(path_a, path_b, features="classifier", metrics="fid,kid", weights=No
     a, b = fit_to_network(a, net), fit_to_network(b, net)
     opts = dict(batch_size=batch_size, kid_subsets=kid_subsets,
                 kid_subset_size=kid_subset_size, is_splits=is_splits)
-    values, protocol = evaluate.evaluate_images(a, b, net, metrics, opts)
+    values, protocol = samples_lib.evaluate_images(a, b, net, metrics, opts)
     protocol.update(path_real=os.path.abspath(path_a), path_fake=os.path.abspath(path_b),
                     image_shape_real=original[0], image_shape_fake=original[1])
     if net.input_shape is not None and list(net.input_shape) not in original:
@@ -124,7 +125,7 @@ def compute(path_a, path_b, features="classifier", metrics="fid,kid", weights=No
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m gans.metrics.cli",
+        prog="python -m gans.tools.metrics_cli",
         description="Metrics between two image sets (folders of PNG/JPEG or .npz).")
     parser.add_argument("path_a", help="reference (real) images")
     parser.add_argument("path_b", help="generated images")

@@ -1,0 +1,83 @@
+"""Evaluators built from `config.evals` and handed to the loop as hooks.
+
+`config.evals.<name> = dict(type=..., every=..., ...)`; `type` picks a class here:
+'samples' (gans.eval.samples: FID, IS, KID, ... of generated samples) or
+'likelihood' (gans.eval.likelihood: held-out nats and bits/dim). Each evaluator is
+built from the config and the built experiment, and called as
+`evaluator(exp, state) -> {metric: float, 'protocol': {...}}`. Nothing here imports
+the training loop; the loop receives `hooks(config)` and calls them.
+"""
+
+import json
+import os
+
+from absl import logging
+import jax
+
+from gans.eval import likelihood
+from gans.eval import samples
+
+TYPES = {
+    'samples': samples.SampleEvaluator,
+    'likelihood': likelihood.LikelihoodEvaluator,
+}
+
+
+def build(config, exp, names=None):
+  """{name: evaluator} for config.evals (or only `names`); ValueError names the key."""
+  out = {}
+  for name, fragment in config.get('evals', {}).items():
+    if names is not None and name not in names:
+      continue
+    kind = fragment.get('type')
+    if kind not in TYPES:
+      raise ValueError(f'config.evals.{name}.type={kind!r} is not an evaluator type; '
+                       f'known: {", ".join(TYPES)}.')
+    fields = {k: v for k, v in fragment.items() if k != 'type'}
+    if kind == 'likelihood':
+      out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
+    else:
+      if exp.sample is None:
+        raise ValueError(f'config.evals.{name} (type samples): family '
+                         f'{config.get("family", "gan")!r} does not generate samples.')
+      out[name] = TYPES[kind](config, exp.dataset, fields, name)
+  return out
+
+
+class Hook:
+  """Runs one evaluator for the loop; logs it and appends it to WORKDIR/eval.jsonl."""
+
+  def __init__(self, name, evaluator, exp, workdir=None):
+    self.name, self.evaluator, self.exp, self.workdir = name, evaluator, exp, workdir
+    self.every = evaluator.every
+
+  def __call__(self, state):
+    results = dict(self.evaluator(self.exp, state))
+    protocol = results.pop('protocol')
+    logging.info('eval %s at step %d (%.1f s): %s', self.name, protocol['step'],
+                 protocol['seconds'], ' '.join(f'{k} {v:.4g}' for k, v in results.items()))
+    if self.workdir and jax.process_index() == 0:
+      os.makedirs(self.workdir, exist_ok=True)
+      with open(os.path.join(self.workdir, 'eval.jsonl'), 'a') as f:
+        f.write(json.dumps(dict(step=protocol['step'], evaluator=self.name,
+                                metrics=results, protocol=protocol)) + '\n')
+    return {f'eval/{self.name}/{k}': v for k, v in results.items()}
+
+
+def hooks(config):
+  """`hooks(exp, workdir) -> [Hook]` for gans.train.loop.train: evaluators with every > 0.
+
+  They are built when the loop calls it, before training starts, so a missing
+  weights file fails first.
+  """
+  def make(exp, workdir):
+    scheduled = [n for n, f in config.get('evals', {}).items() if f.get('every', 0) > 0]
+    built = build(config, exp, names=scheduled)
+    return [Hook(name, ev, exp, workdir) for name, ev in built.items()]
+  return make
+
+
+def evaluate(config, exp, state, num_samples=None, names=None):
+  """{name: results} of every evaluator of config.evals (or `names`) on `state`."""
+  return {name: ev(exp, state, num_samples)
+          for name, ev in build(config, exp, names).items()}

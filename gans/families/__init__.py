@@ -1,0 +1,8 @@
+"""Model families: each package builds a `gans.train.experiment.Experiment`.
+
+`config.family` names one: `gan` (every adversarial model with one generator and one
+discriminator), `ae`, `vae`, `vae_gan`, `pixelcnn`. A family owns its train state
+layout (the models in `TrainState.models`, EMA, extras), its step phases, its
+sampler and what its evaluators may use; the loop, checkpoints, logging and sharding
+in gans/train are shared. See docs/families.md for adding one.
+"""
