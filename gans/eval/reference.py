@@ -9,7 +9,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 
 from absl import logging
@@ -17,6 +16,7 @@ import numpy as np
 import scipy.special
 
 from gans import data
+from gans import files
 from gans import metrics as metrics_lib
 from gans.data import images as image_lib
 from gans.eval import features as features_lib
@@ -111,11 +111,8 @@ def reference_statistics(opts, config, net, dataset=None):
   arrays = dict(features=out['features'], mu=mu, sigma=sigma, key=json.dumps(key))
   if 'logits' in out:
     arrays['mean_probs'] = softmax(out['logits']).mean(0)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix='.tmp')
-  with os.fdopen(fd, 'wb') as f:
+  with files.atomic_open(path, 'wb') as f:
     np.savez(f, **arrays)
-  os.replace(tmp, path)
   reference_computations[filename] += 1
   logging.info('Reference statistics of %s/%s (%d examples, %s features) in %.1f s, cached '
                'in %s', dataset.name, opts.reference_split, len(indices), net.name,

@@ -40,7 +40,6 @@ import functools
 import hashlib
 import json
 import os
-import tempfile
 import time
 from typing import Any, Sequence
 
@@ -52,6 +51,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+
+from gans import files
 
 FORMAT = "gans-classifier-v1"
 # Bump when the network or the training procedure changes: cached files keyed by the
@@ -294,12 +295,7 @@ def save(classifier: Classifier, path: str) -> str:
         "meta": json.dumps(classifier.meta, sort_keys=True),
         "params": jax.tree.map(np.asarray, classifier.params),
     })
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".classifier-", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(payload)
-    os.replace(tmp, path)
+    files.atomic_write_bytes(path, payload)
     classifier.path = os.path.abspath(path)
     classifier.sha256 = hashlib.sha256(payload).hexdigest()
     return classifier.sha256

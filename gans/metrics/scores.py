@@ -1,4 +1,4 @@
-"""Classifier-based scores: Inception Score and Mode Score."""
+"""Classifier-based scores: Inception Score and Mode Score; KL of a histogram to uniform."""
 
 from __future__ import annotations
 
@@ -53,3 +53,31 @@ def mode_score(fake_probs, real_probs) -> float:
     expected_kl = np.mean(np.sum(rel_entr(fake, marginal), axis=1))
     marginal_kl = np.sum(rel_entr(marginal, real.mean(0)))
     return float(np.exp(expected_kl - marginal_kl))
+
+
+def kl_to_uniform(counts) -> float:
+    """KL(p || uniform(K)) in nats of the histogram p = counts / sum(counts).
+
+    The "reverse KL" over modes of VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et
+    al. 2018, Tables 1 and 2): sum_k p_k log(K p_k), computed in float64 with
+    ``scipy.special.rel_entr`` (so 0 log 0 = 0: empty bins contribute nothing). Ranges
+    from 0 (uniform) to log K (all mass in one bin).
+
+    Args:
+        counts: [K] non-negative counts (ints or floats; need not be integers), K >= 1.
+
+    Returns:
+        float, in nats; ``inf`` when all counts are zero (no sample to histogram).
+
+    Raises:
+        ValueError: ``counts`` not 1-D, empty, negative or non-finite.
+    """
+    counts = np.asarray(counts, np.float64)
+    if counts.ndim != 1 or counts.size == 0:
+        raise ValueError(f"kl_to_uniform needs non-empty counts [K]; got shape {counts.shape}")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError(f"kl_to_uniform needs finite non-negative counts; got {counts}")
+    total = counts.sum()
+    if total == 0:
+        return float("inf")
+    return float(np.sum(rel_entr(counts / total, 1.0 / counts.size)))

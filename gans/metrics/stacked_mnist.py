@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gans.metrics.scores import kl_to_uniform
+
 NAME = "stacked_mnist"
 DIGITS = "mnist5k"        # The digits stacked, and the classifier's training set.
 NUM_MODES = 1000
@@ -93,11 +95,10 @@ def count_modes(images, classifier, batch_size: int = 500) -> dict:
     """Modes of Stacked MNIST samples, as in VEEGAN / PacGAN.
 
     Returns dict(modes=int (modes with at least one sample, out of 1000),
-    reverse_kl=float (KL(histogram / N || uniform(1000)) = sum p log(1000 p)),
+    reverse_kl=float (KL(histogram / N || uniform(1000)) = sum p log(1000 p), with
+    0 log 0 = 0; ``scores.kl_to_uniform``),
     counts=[1000] int array).
     """
     counts = np.bincount(classify(images, classifier, batch_size), minlength=NUM_MODES)
-    p = counts[counts > 0] / max(counts.sum(), 1)
-    return dict(modes=int(np.count_nonzero(counts)),
-                reverse_kl=float(np.sum(p * np.log(NUM_MODES * p))) if counts.sum() else float("inf"),
+    return dict(modes=int(np.count_nonzero(counts)), reverse_kl=kl_to_uniform(counts),
                 counts=counts)

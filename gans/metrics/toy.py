@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gans.metrics.scores import kl_to_uniform
+
 
 def mode_coverage(samples, means, sigma, threshold: float = 3.0) -> dict:
     """Modes captured, fraction of high-quality samples and reverse KL over modes.
@@ -15,7 +17,8 @@ def mode_coverage(samples, means, sigma, threshold: float = 3.0) -> dict:
     (strict ``<``); the histogram ``counts`` [K] counts high-quality samples only, each
     at its nearest mode; a mode is captured if its count is > 0.
     reverse_kl = KL(counts / sum(counts) || uniform(K)) = sum_k p_k log(K p_k), with
-    0 log 0 = 0 (PacGAN's Table 1 "reverse KL"); inf when no sample is high quality.
+    0 log 0 = 0 (PacGAN's Table 1 "reverse KL"; ``scores.kl_to_uniform``); inf when no
+    sample is high quality.
     Returns dict(modes=int, high_quality=float, reverse_kl=float, counts=[K] int array).
     """
     x = np.asarray(samples, np.float64)
@@ -27,14 +30,9 @@ def mode_coverage(samples, means, sigma, threshold: float = 3.0) -> dict:
     nearest = np.argmin(scaled, axis=1)
     good = scaled[np.arange(len(x)), nearest] < threshold
     counts = np.bincount(nearest[good], minlength=len(means))
-    if counts.sum() == 0:
-        reverse_kl = float("inf")
-    else:
-        p = counts[counts > 0] / counts.sum()
-        reverse_kl = float(np.sum(p * np.log(len(means) * p)))
     return dict(
         modes=int(np.count_nonzero(counts)),
         high_quality=float(good.mean()),
-        reverse_kl=reverse_kl,
+        reverse_kl=kl_to_uniform(counts),
         counts=counts,
     )
