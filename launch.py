@@ -1,4 +1,4 @@
-"""Trains, samples from or evaluates a GAN experiment.
+"""Trains, samples from or evaluates an experiment (any family: GAN, VAE, PixelCNN, ...).
 
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp
   python launch.py --config experiments/wgan_gp.py:dataset=cifar10,arch=resnet \
@@ -6,7 +6,7 @@
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp \
       --mode sample --num_samples 10000 --output runs/wgan_gp/samples.npz
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp --mode eval
-      (metrics of config.eval on the latest checkpoint -> runs/wgan_gp/eval_<step>.json)
+      (every evaluator of config.evals on the latest checkpoint -> runs/wgan_gp/eval_<step>.json)
 """
 
 from absl import app
@@ -16,12 +16,13 @@ from ml_collections import config_flags
 from gans import run
 
 _CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Experiment file, optionally with arguments: path.py[:k=v,...].')
+    'config', None, 'Experiment file, optionally with arguments: path.py[:k=v,...].',
+    lock_config=True)   # --config.<typo>=... fails instead of adding a field.
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs, samples.')
 _MODE = flags.DEFINE_enum('mode', 'train', list(run.MODES), 'What to do.')
 _NUM_SAMPLES = flags.DEFINE_integer(
     'num_samples', None, '--mode sample: how many (default 1000); --mode eval: generated '
-    'samples (default config.eval.num_samples).')
+    'samples of the sample evaluators (default their num_samples).')
 _OUTPUT = flags.DEFINE_string('output', None, '--mode sample: .npz path '
                               '(default WORKDIR/samples.npz).')
 _DISTRIBUTED = flags.DEFINE_bool('distributed', False,

@@ -11,11 +11,11 @@ the Stacked MNIST mode count (gans/metrics/stacked_mnist.py).
   python -m gans.metrics.classifier --config experiments/classifier.py:dataset=digits \
       --workdir runs/classifier_digits
 
-writes WORKDIR/classifier.msgpack (use it with --config.eval.classifier_path=...) and
+writes WORKDIR/classifier.msgpack (use it with --config.evals.samples.classifier_path=...) and
 WORKDIR/classifier.json (held-out accuracy, training time). Runs need not do this by
-hand: with config.eval.classifier_path empty, evaluation trains this same recipe on
+hand: with config.evals.samples.classifier_path empty, evaluation trains this same recipe on
 first use and caches it in ~/.cache/gans/classifiers/ (or $GANS_CACHE_DIR,
-config.eval.cache_dir).
+config.evals.samples.cache_dir).
 
 Hardware: 2-core CPU; about 10 s for mnist5k, 5 s for digits (data loading included).
 Held-out accuracy on a fixed stratified 20% of each class, measured with this recipe:

@@ -10,10 +10,14 @@ import numpy as np
 
 
 def make_mesh(devices=None):
-  """A 1D mesh over all devices (or `devices`) with one axis, 'data'."""
-  devices = jax.devices() if devices is None else devices
-  return jax.sharding.Mesh(np.asarray(devices), ('data',),
-                           axis_types=(jax.sharding.AxisType.Auto,))
+  """A 1D mesh over all devices (or `devices`) with one axis, 'data'.
+
+  The project's one mesh builder (training, evaluation, feature extraction). The axis
+  type is Auto, so shardings propagate through any jitted function.
+  """
+  devices = jax.devices() if devices is None else list(devices)
+  return jax.make_mesh((len(devices),), ('data',), devices=devices,
+                       axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def replicated(mesh):

@@ -279,7 +279,7 @@ def test_eval_hook_writes_eval_scalars_during_training(trained_run):
   config, workdir = trained_run
   records = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
   evals = [r for r in records if 'eval/samples/fid_classifier' in r]
-  assert [r['step'] for r in evals] == [2, 3]  # Every eval_every steps and at the end.
+  assert [r['step'] for r in evals] == [2, 3]  # Every `every` steps and at the end.
   for r in evals:
     assert {'eval/samples/is_classifier', 'eval/samples/kid_classifier',
             'eval/samples/kid_classifier_std'} <= set(r)

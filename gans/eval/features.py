@@ -142,7 +142,7 @@ def classifier_network(clf, stacked=False):
 
 
 def load_classifier(opts, dataset_name, image_size, data_dir=''):
-  """config.eval.classifier_path, else the cached default recipe (trained on first use)."""
+  """config.evals.samples.classifier_path, else the cached default recipe (trained on first use)."""
   if opts.classifier_path:
     return classifier_lib.load(opts.classifier_path)
   recipe = classifier_lib.recipe(dataset=dataset_name, image_size=image_size, data_dir=data_dir)
@@ -165,6 +165,6 @@ def feature_network(opts, config, dataset=None):
     clf = load_classifier(opts, stacked_mnist.DIGITS if stacked else name, config.image_size,
                           config.get('data_dir', ''))
     return classifier_network(clf, stacked=stacked)
-  raise ValueError(f"config.eval.features={opts.features!r}: use 'classifier' or 'inception'.")
+  raise ValueError(f"config.evals.<name>.features={opts.features!r}: use 'classifier' or 'inception'.")
 
 

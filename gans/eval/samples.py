@@ -165,7 +165,7 @@ class SampleEvaluator:
                                                         self.dataset)
 
   def __call__(self, exp, state, num_samples=None):
-    """Generates `num_samples` (default config.eval.num_samples) and computes the metrics.
+    """Generates `num_samples` (default the evaluator's num_samples) and computes the metrics.
 
     Returns a flat dict of floats plus 'protocol' (a dict).
     """

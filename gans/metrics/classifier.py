@@ -308,7 +308,7 @@ def load(path: str) -> Classifier:
         raise FileNotFoundError(
             f"Classifier file {path!r} does not exist. Train one with `python -m "
             f"gans.metrics.classifier --config experiments/classifier.py --workdir DIR` "
-            f"(writes DIR/classifier.msgpack), or leave config.eval.classifier_path empty "
+            f"(writes DIR/classifier.msgpack), or leave config.evals.samples.classifier_path empty "
             f"to train and cache the default one on first use.")
     with open(path, "rb") as f:
         payload = f.read()

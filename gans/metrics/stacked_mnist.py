@@ -13,7 +13,7 @@ reverse KL between the mode histogram and the uniform distribution over 1000 mod
     loop.train(config, workdir, dataset=ds)            # config.dataset is ignored
     stacked_mnist.count_modes(images_uint8, clf)       # {'modes', 'reverse_kl', 'counts'}
 
-With `config.eval.metrics` containing 'mode_count', the evaluator reports the same
+With `config.evals.samples.metrics` containing 'mode_count', the evaluator reports the same
 count as `modes_classifier` for a run on this dataset.
 """
 

@@ -14,6 +14,8 @@ import jax
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from gans import parallel
+
 
 class FeatureStats:
     """Running count, sum and sum of outer products of feature vectors, in float64.
@@ -120,9 +122,7 @@ def data_mesh() -> jax.sharding.Mesh:
     The axis type is Auto so that any ``feature_fn`` compiles with propagated shardings;
     explicit-sharding mode would require every op in it to have a sharding rule.
     """
-    return jax.make_mesh(
-        (jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,)
-    )
+    return parallel.make_mesh()
 
 
 def accumulate_features(

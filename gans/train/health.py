@@ -82,6 +82,6 @@ class HealthMonitor:
 
 def from_config(config):
   """A HealthMonitor for the config, or None when config.health_checks is off."""
-  if not config.get('health_checks', True):
+  if not config.health_checks:
     return None
-  return HealthMonitor(loss=config.get('loss', 'non_saturating'))
+  return HealthMonitor(loss=config.loss)

@@ -97,9 +97,9 @@ def test_one_device_and_eight_devices_agree(spec):
                          _leaves(initial.models['generator'].params)[0])
 
 
-def _launch(workdir, *extra, **popen):
+def _launch(workdir, *extra, spec='wgan_gp.py', **popen):
   cmd = [sys.executable, os.path.join(ROOT, 'launch.py'),
-         '--config', os.path.join(ROOT, 'experiments/wgan_gp.py:runlocal'),
+         '--config', os.path.join(ROOT, f'experiments/{spec}:runlocal'),
          '--workdir', str(workdir), '--config.total_steps=8', '--config.checkpoint_every=3',
          '--config.sample_every=100', *extra]
   env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
@@ -107,17 +107,19 @@ def _launch(workdir, *extra, **popen):
                           text=True, **popen)
 
 
-def _final_params(workdir):
-  config = _config('wgan_gp.py:runlocal')
+def _final_params(workdir, spec='wgan_gp.py'):
+  config = _config(f'{spec}:runlocal')
   config.total_steps = 8
   exp = experiment.build(config, mesh=parallel.make_mesh(jax.devices()[:1]))
   state, _ = checkpoint_lib.Checkpoints(str(workdir)).restore(exp.init())
   return state
 
 
-def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path):
-  straight = _launch(tmp_path / 'straight')
-  killed = _launch(tmp_path / 'killed')
+# The loop and checkpoints are family-agnostic: the GAN and one likelihood family.
+@pytest.mark.parametrize('spec', ['wgan_gp.py', 'vae.py'])
+def test_sigkill_and_resume_equals_uninterrupted_run(spec, tmp_path):
+  straight = _launch(tmp_path / 'straight', spec=spec)
+  killed = _launch(tmp_path / 'killed', spec=spec)
   # Kill as soon as the step-3 checkpoint is complete (steps 4.. are in flight).
   deadline = time.time() + 300
   while not os.path.exists(tmp_path / 'killed/checkpoints/3/commit_success.txt'):
@@ -127,11 +129,12 @@ def test_sigkill_and_resume_equals_uninterrupted_run(tmp_path):
   killed.send_signal(signal.SIGKILL)
   killed.wait()
   assert straight.wait(timeout=300) == 0, straight.stdout.read()
-  resumed = _launch(tmp_path / 'killed')
+  resumed = _launch(tmp_path / 'killed', spec=spec)
   out = resumed.communicate(timeout=300)[0]
   assert resumed.returncode == 0, out
   assert 'Resumed from step' in out
-  a, b = _final_params(tmp_path / 'straight'), _final_params(tmp_path / 'killed')
+  a = _final_params(tmp_path / 'straight', spec)
+  b = _final_params(tmp_path / 'killed', spec)
   assert int(a.step) == int(b.step) == 8
   for x, y in zip(_leaves(a), _leaves(b)):
     np.testing.assert_array_equal(x, y)

@@ -65,17 +65,17 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
 
   `constrain` (optional) places batch-sized intermediates (latents) on the data axis.
   """
-  d_loss_fn, g_loss_fn = losses.get(config.loss, config.get('ls_coding', '0,1,1'))
+  d_loss_fn, g_loss_fn = losses.get(config.loss, config.ls_coding)
   tricks = tricks_lib.Tricks.from_config(config)
   m = tricks.pack
   gp_weight = float(config.gradient_penalty)
-  dragan_weight = float(config.get('dragan', 0.0))
-  r1_gamma = float(config.get('r1', 0.0))
-  weight_clip = float(config.get('weight_clip', 0.0))
-  g_ortho, d_ortho = float(config.get('g_ortho_reg', 0.0)), float(config.get('d_ortho_reg', 0.0))
-  conditional = bool(config.get('conditional', False))
-  num_classes = int(config.get('num_classes', 0))
-  aux_weight = float(config.get('aux_weight', 1.0))
+  dragan_weight = float(config.dragan)
+  r1_gamma = float(config.r1)
+  weight_clip = float(config.weight_clip)
+  g_ortho, d_ortho = float(config.g_ortho_reg), float(config.d_ortho_reg)
+  conditional = bool(config.conditional)
+  num_classes = int(config.num_classes)
+  aux_weight = float(config.aux_weight)
   latent_dim = config.latent_dim
   ema_decay = float(config.ema_decay)
   constrain = constrain or (lambda x: x)

@@ -1,0 +1,202 @@
+r"""One table of the generative-model families on mnist5k: GAN, WGAN-GP, VAE, VAE-GAN, PixelCNN.
+
+    python -m gans.tools.family_table --workdir runs/families
+
+Trains each family's default experiment (or reuses a finished run in
+WORKDIR/<name>/), all at 32x32 on the same 4,000 training digits
+(`train[:4000]`; the GAN experiments, which train on all 5,000 by default, are
+overridden), then measures on the held-out digits:
+- held-out NLL: exact for PixelCNN, the IWAE bound for the VAE (nats and bits/dim on
+  the test split train[4500:]); n/a for models without a likelihood;
+- the Parzen-window log-likelihood of Goodfellow et al. 2014 (Table 1 protocol:
+  Gaussian kernels on `--num_parzen` generated samples, sigma chosen on the
+  validation split train[4000:4500], mean and standard error on the test split), for
+  every family that samples, in nats for pixels in [-1, 1] and for pixels in [0, 1];
+- fid_classifier and is_classifier (the offline classifier; reference: all 5,000
+  mnist5k digits) on `--num_samples` samples;
+- samples per second (generation only, after compilation, batch 100);
+- a sample grid per family (WORKDIR/table/<name>.png and all of them in one figure).
+Writes WORKDIR/families.md (the table with the published numbers beside ours) and
+WORKDIR/families.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+from PIL import Image
+
+from gans import configs
+from gans import data
+from gans import eval as eval_lib
+from gans.data import images as image_lib
+from gans.metrics import parzen
+from gans.train import checkpoint as checkpoint_lib
+from gans.train import experiment as experiment_lib
+from gans.train import loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRAIN, VALID, TEST = 'train[:4000]', 'train[4000:4500]', 'train[4500:]'
+# (name, experiment file, paper, overrides of the default config)
+RUNS = (
+    ('gan', 'gan.py', 'Goodfellow et al. 2014', dict(image_size=32)),
+    ('wgan_gp', 'wgan_gp.py', 'Gulrajani et al. 2017', {}),
+    ('vae', 'vae.py', 'Kingma & Welling 2014', {}),
+    ('vae_gan', 'vae_gan.py', 'Larsen et al. 2016', {}),
+    ('pixelcnn', 'pixelcnn.py', 'van den Oord et al. 2016', {}),
+)
+# Published numbers with comparable protocols, and how ours differ.
+PUBLISHED = {
+    'gan': 'Parzen 225 +- 2 nats (MNIST 28x28, [0, 1] pixels, 10k samples; Goodfellow '
+           'et al. 2014 Table 1)',
+    'wgan_gp': 'no likelihood reported',
+    'vae': 'NLL 86.76 nats, one stochastic layer, K = 5000 (binarized MNIST 28x28; Burda '
+           'et al. 2016 Table 1)',
+    'vae_gan': 'no likelihood reported (CelebA)',
+    'pixelcnn': 'NLL about 81 nats (binarized MNIST 28x28; van den Oord et al. 2016, '
+                'PixelRNN paper); CIFAR-10 3.03 bits/dim (gated PixelCNN)',
+}
+
+
+def run_config(spec, overrides, steps=None):
+  """The experiment's default config on the table's training split."""
+  config = configs.load_config_file(os.path.join(ROOT, 'experiments', spec))
+  config.train_split = TRAIN
+  for key, value in overrides.items():
+    config[key] = value
+  if steps:
+    config.total_steps = steps
+  for fragment in config.evals.values():
+    fragment.every = 0   # The table evaluates once, at the end.
+  return config
+
+
+def trained(config, workdir):
+  """(exp, state) of a finished run in `workdir`, training it first if needed."""
+  ckpts = checkpoint_lib.Checkpoints(workdir)
+  done = ckpts.latest_step() == config.total_steps
+  ckpts.close()
+  if not done:
+    start = time.time()
+    loop.train(config, workdir)
+    print(f'  trained {workdir} in {(time.time() - start) / 60:.1f} min', flush=True)
+  return loop.restore_latest(config, workdir)
+
+
+def flat(dataset):
+  x, _ = dataset.get(np.arange(dataset.num_examples))
+  return x.reshape(len(x), -1)
+
+
+def samples_per_second(exp, state, n=1000, batch=100):
+  """Generation speed after compilation (one batch first, then n timed)."""
+  jax.block_until_ready(exp.sample(state, jax.random.PRNGKey(9), 0, batch))
+  start = time.time()
+  experiment_lib.generate(exp, state, n, seed=9, batch_size=batch)
+  return n / (time.time() - start)
+
+
+def measure(name, config, exp, state, num_samples, num_parzen):
+  """The table's row for one trained run."""
+  row = dict(name=name, family=config.family, steps=int(state.step))
+  if exp.likelihood is not None:
+    ev = eval_lib.likelihood.LikelihoodEvaluator(
+        config, exp.dataset, dict(split=TEST, batch_size=100), exp=exp)
+    out = ev(exp, state)
+    row['nll'] = {k: v for k, v in out.items() if k != 'protocol'}
+  fake = experiment_lib.generate(exp, state, num_parzen, seed=1, batch_size=100)
+  fake = fake.reshape(len(fake), -1)
+  valid = flat(data.load(config, split=VALID))
+  test = flat(data.load(config, split=TEST))
+  sigma, by_sigma = parzen.select_parzen_sigma(fake, valid)
+  mean, se = parzen.parzen_log_likelihood(fake, test, sigma)
+  dims = test.shape[1]
+  row['parzen'] = dict(sigma=sigma, mean=mean, standard_error=se,
+                       mean_01=mean + dims * np.log(2.0), dims=dims,
+                       num_samples=len(fake), by_sigma=by_sigma)
+  fragment = dict(features='classifier', metrics=('fid', 'is'), num_samples=num_samples,
+                  reference_split='train')
+  full = data.load(config, split='train')
+  ev = eval_lib.samples.SampleEvaluator(config, full, fragment)
+  out = ev(exp, state)
+  row.update(fid_classifier=out['fid_classifier'], is_classifier=out['is_classifier'])
+  row['samples_per_second'] = samples_per_second(exp, state)
+  return row
+
+
+def grid_image(exp, state, path, n=64):
+  images = image_lib.to_uint8(experiment_lib.generate(exp, state, n, seed=2,
+                                                      batch_size=n))
+  grid = image_lib.grid(images, rows=8)
+  image_lib.save_png(path, grid)
+  return grid
+
+
+def markdown(rows, labels):
+  head = ('| family | run | held-out NLL (nats / bits/dim) | Parzen ([-1,1] / [0,1] px) '
+          '| fid_classifier | is_classifier | samples/s | published |\n'
+          '| --- | --- | --- | --- | --- | --- | --- | --- |')
+  lines = [head]
+  for r in rows:
+    nll = 'n/a'
+    if 'nll' in r:
+      parts = [f'{k} {v:.1f} / {r["nll"][k + "_bits_per_dim"]:.3f}'
+               for k, v in r['nll'].items() if not k.endswith('_bits_per_dim')]
+      nll = '; '.join(parts)
+    p = r['parzen']
+    parzen_cell = (f'{p["mean"]:.0f} / {p["mean_01"]:.0f} +- {p["standard_error"]:.0f} '
+                   f'(sigma {p["sigma"]:.2f})')
+    lines.append(f'| {labels[r["name"]]} | `{r["name"]}` ({r["steps"]} steps) | {nll} | '
+                 f'{parzen_cell} | {r["fid_classifier"]:.1f} | {r["is_classifier"]:.2f} | '
+                 f'{r["samples_per_second"]:.0f} | {PUBLISHED[r["name"]]} |')
+  return '\n'.join(lines) + '\n'
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--workdir', required=True)
+  parser.add_argument('--only', default='', help='Comma-separated run names (default all).')
+  parser.add_argument('--num_samples', type=int, default=2000,
+                      help='Generated samples for fid/is_classifier.')
+  parser.add_argument('--num_parzen', type=int, default=10_000,
+                      help='Generated samples as Parzen kernel centres.')
+  parser.add_argument('--steps', type=int, default=0,
+                      help='Override every run\'s total_steps (0: the defaults).')
+  args = parser.parse_args(argv)
+  only = set(filter(None, args.only.split(',')))
+  os.makedirs(os.path.join(args.workdir, 'table'), exist_ok=True)
+  rows, grids, labels = [], [], {}
+  start = time.time()
+  for name, spec, paper, overrides in RUNS:
+    if only and name not in only:
+      continue
+    labels[name] = f'{name} ({paper})'
+    print(f'{name}: {spec}', flush=True)
+    config = run_config(spec, overrides, args.steps)
+    exp, state = trained(config, os.path.join(args.workdir, name))
+    rows.append(measure(name, config, exp, state, args.num_samples, args.num_parzen))
+    grids.append(grid_image(exp, state, os.path.join(args.workdir, 'table', f'{name}.png')))
+    print(f'  {json.dumps({k: v for k, v in rows[-1].items() if k != "parzen"})}',
+          flush=True)
+  table = markdown(rows, labels)
+  with open(os.path.join(args.workdir, 'families.md'), 'w') as f:
+    f.write(table)
+    f.write(f'\nTotal time {(time.time() - start) / 60:.1f} min.\n')
+  with open(os.path.join(args.workdir, 'families.json'), 'w') as f:
+    json.dump(rows, f, indent=2, default=float)
+  if grids:
+    height = max(g.shape[0] for g in grids)
+    pad = lambda g: np.pad(g, ((0, height - g.shape[0]), (0, 8), (0, 0)), constant_values=255)
+    figure = np.concatenate([pad(g) for g in grids], axis=1)
+    Image.fromarray(figure[..., 0] if figure.shape[-1] == 1 else figure).save(
+        os.path.join(args.workdir, 'table', 'all.png'))
+  print(table)
+  return rows
+
+
+if __name__ == '__main__':
+  sys.exit(0 if main() else 1)
