@@ -16,17 +16,22 @@ from ml_collections import config_flags
 from gans import run
 
 _CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'Experiment file, optionally with arguments: path.py[:k=v,...].',
-    lock_config=True)   # --config.<typo>=... fails instead of adding a field.
+  'config', None, 'Experiment file, optionally with arguments: path.py[:k=v,...].', lock_config=True
+)  # --config.<typo>=... fails instead of adding a field.
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs, samples.')
 _MODE = flags.DEFINE_enum('mode', 'train', list(run.MODES), 'What to do.')
 _NUM_SAMPLES = flags.DEFINE_integer(
-    'num_samples', None, '--mode sample: how many (default 1000); --mode eval: generated '
-    'samples of the sample evaluators (default their num_samples).')
-_OUTPUT = flags.DEFINE_string('output', None, '--mode sample: .npz path '
-                              '(default WORKDIR/samples.npz).')
-_DISTRIBUTED = flags.DEFINE_bool('distributed', False,
-                                 'Call jax.distributed.initialize() (multi-host runs).')
+  'num_samples',
+  None,
+  '--mode sample: how many (default 1000); --mode eval: generated '
+  'samples of the sample evaluators (default their num_samples).',
+)
+_OUTPUT = flags.DEFINE_string(
+  'output', None, '--mode sample: .npz path (default WORKDIR/samples.npz).'
+)
+_DISTRIBUTED = flags.DEFINE_bool(
+  'distributed', False, 'Call jax.distributed.initialize() (multi-host runs).'
+)
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -35,8 +40,9 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   run.setup_logging()
   run.maybe_initialize_distributed(_DISTRIBUTED.value)
-  run.main(_CONFIG.value, _WORKDIR.value, _MODE.value, num_samples=_NUM_SAMPLES.value,
-           output=_OUTPUT.value)
+  run.main(
+    _CONFIG.value, _WORKDIR.value, _MODE.value, num_samples=_NUM_SAMPLES.value, output=_OUTPUT.value
+  )
 
 
 if __name__ == '__main__':

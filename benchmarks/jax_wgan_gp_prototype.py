@@ -91,13 +91,18 @@ def make_step(fast=False, gp_form='grad', batch_size=64, joint_critic=False):
     gk, dk = jax.random.split(key)
     g_vars = generator.init(gk, jnp.zeros((batch_size, LATENT)))
     d_params = critic.init(dk, jnp.zeros((batch_size, 32, 32, 3)))['params']
-    return dict(g_params=g_vars['params'], g_stats=g_vars['batch_stats'],
-                d_params=d_params, g_opt=g_tx.init(g_vars['params']),
-                d_opt=d_tx.init(d_params))
+    return dict(
+      g_params=g_vars['params'],
+      g_stats=g_vars['batch_stats'],
+      d_params=d_params,
+      g_opt=g_tx.init(g_vars['params']),
+      d_opt=d_tx.init(d_params),
+    )
 
   def run_g(params, stats, z):
-    return generator.apply({'params': params, 'batch_stats': stats}, z, train=True,
-                           mutable=['batch_stats'])
+    return generator.apply(
+      {'params': params, 'batch_stats': stats}, z, train=True, mutable=['batch_stats']
+    )
 
   def step(state, real, key):
     z_key, eps_key, g_key = jax.random.split(key, 3)
@@ -115,12 +120,11 @@ def make_step(fast=False, gp_form='grad', batch_size=64, joint_critic=False):
       else:
         d_real, d_fake = critic_fn(real), critic_fn(fake)
       grads = _input_grad(critic_fn, x_hat, gp_form)
-      norms = jnp.sqrt(jnp.sum(grads.reshape(batch_size, -1)**2, axis=1) + 1e-12)
-      gp = jnp.mean((norms - 1.0)**2)
+      norms = jnp.sqrt(jnp.sum(grads.reshape(batch_size, -1) ** 2, axis=1) + 1e-12)
+      gp = jnp.mean((norms - 1.0) ** 2)
       return jnp.mean(d_fake) - jnp.mean(d_real) + GP_WEIGHT * gp, gp
 
-    (d_loss, gp), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(
-        state['d_params'])
+    (d_loss, gp), d_grads = jax.value_and_grad(d_loss_fn, has_aux=True)(state['d_params'])
     d_updates, d_opt = d_tx.update(d_grads, state['d_opt'], state['d_params'])
     d_params = optax.apply_updates(state['d_params'], d_updates)
 
@@ -130,19 +134,30 @@ def make_step(fast=False, gp_form='grad', batch_size=64, joint_critic=False):
       fake2, mut = run_g(g_params, g_mut['batch_stats'], z2)
       return -jnp.mean(critic.apply({'params': d_params}, fake2)), mut
 
-    (g_loss, g_mut2), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
-        state['g_params'])
+    (g_loss, g_mut2), g_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(state['g_params'])
     g_updates, g_opt = g_tx.update(g_grads, state['g_opt'], state['g_params'])
-    new_state = dict(g_params=optax.apply_updates(state['g_params'], g_updates),
-                     g_stats=g_mut2['batch_stats'], d_params=d_params, g_opt=g_opt,
-                     d_opt=d_opt)
+    new_state = dict(
+      g_params=optax.apply_updates(state['g_params'], g_updates),
+      g_stats=g_mut2['batch_stats'],
+      d_params=d_params,
+      g_opt=g_opt,
+      d_opt=d_opt,
+    )
     return new_state, dict(d_loss=d_loss, g_loss=g_loss, gp=gp)
 
   return init, step
 
 
-def time_jax_step(fast=True, gp_form='grad', batch_size=64, steps=20, warmup=3,
-                  joint_critic=False, seed=0, return_times=False):
+def time_jax_step(
+  fast=True,
+  gp_form='grad',
+  batch_size=64,
+  steps=20,
+  warmup=3,
+  joint_critic=False,
+  seed=0,
+  return_times=False,
+):
   """Median seconds per WGAN-GP step (critic + generator update) after warm-up.
 
   The step is jitted with the train state donated. `return_times=True` returns
@@ -151,8 +166,9 @@ def time_jax_step(fast=True, gp_form='grad', batch_size=64, steps=20, warmup=3,
   """
   init, step = make_step(fast, gp_form, batch_size, joint_critic)
   state = init(jax.random.PRNGKey(seed))
-  real = jax.random.uniform(jax.random.PRNGKey(seed + 1), (batch_size, 32, 32, 3),
-                            minval=-1.0, maxval=1.0)
+  real = jax.random.uniform(
+    jax.random.PRNGKey(seed + 1), (batch_size, 32, 32, 3), minval=-1.0, maxval=1.0
+  )
   jstep = jax.jit(step, donate_argnums=0)
   key = jax.random.PRNGKey(seed + 2)
   for i in range(warmup):  # The first call compiles.
@@ -174,41 +190,62 @@ def _time_in_subprocess(variant, args):
   here = os.path.dirname(os.path.abspath(__file__))
   if variant.startswith('torch'):
     call = 't.time_torch_step(%d, %r, %d, return_times=True)' % (
-        args.batch_size, variant == 'torch-channels_last', args.steps)
+      args.batch_size,
+      variant == 'torch-channels_last',
+      args.steps,
+    )
     code = 'import torch_wgan_gp as t; '
   else:
     call = 't.time_jax_step(%r, %r, %d, %d, joint_critic=%r, return_times=True)' % (
-        variant == 'jax-fast', args.gp, args.batch_size, args.steps, args.joint_critic)
+      variant == 'jax-fast',
+      args.gp,
+      args.batch_size,
+      args.steps,
+      args.joint_critic,
+    )
     code = 'import jax_wgan_gp_prototype as t; '
   pin = ''
   if args.cpus:  # Pin before jax/torch start their thread pools; torch gets one per CPU.
     cpus = sorted(int(c) for c in args.cpus.split(','))
     pin = f'import os; os.sched_setaffinity(0, {cpus}); '
-    call = call.replace('return_times=True', f'return_times=True, threads={len(cpus)}'
-                        if variant.startswith('torch') else 'return_times=True')
-  code = (f'{pin}import sys, json; sys.path.insert(0, {here!r}); {code} '
-          f'print(json.dumps({call}))')
-  out = subprocess.run([sys.executable, '-c', code], check=True, capture_output=True,
-                       text=True).stdout
+    call = call.replace(
+      'return_times=True',
+      f'return_times=True, threads={len(cpus)}'
+      if variant.startswith('torch')
+      else 'return_times=True',
+    )
+  code = f'{pin}import sys, json; sys.path.insert(0, {here!r}); {code} print(json.dumps({call}))'
+  out = subprocess.run(
+    [sys.executable, '-c', code], check=True, capture_output=True, text=True
+  ).stdout
   return json.loads(out.strip().splitlines()[-1])
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--variant', action='append', choices=VARIANTS,
-                      help='repeatable; each timed in a fresh process, round-robin '
-                      '(default: jax-plain and jax-fast)')
+  parser = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
+  parser.add_argument(
+    '--variant',
+    action='append',
+    choices=VARIANTS,
+    help='repeatable; each timed in a fresh process, round-robin (default: jax-plain and jax-fast)',
+  )
   parser.add_argument('--gp', default='grad', choices=['grad', 'vjp'])
-  parser.add_argument('--joint-critic', action='store_true',
-                      help='one critic pass over [real; fake]')
+  parser.add_argument(
+    '--joint-critic', action='store_true', help='one critic pass over [real; fake]'
+  )
   parser.add_argument('--batch-size', type=int, default=64)
   parser.add_argument('--steps', type=int, default=20)
-  parser.add_argument('--cpus', default='',
-                      help='comma-separated CPU ids to pin every variant to (e.g. 0: '
-                      'one core, torch with 1 thread); default: all')
-  parser.add_argument('--rounds', type=int, default=3,
-                      help='interleaved rounds per variant; reports the median')
+  parser.add_argument(
+    '--cpus',
+    default='',
+    help='comma-separated CPU ids to pin every variant to (e.g. 0: '
+    'one core, torch with 1 thread); default: all',
+  )
+  parser.add_argument(
+    '--rounds', type=int, default=3, help='interleaved rounds per variant; reports the median'
+  )
   args = parser.parse_args()
   variants = args.variant or ['jax-plain', 'jax-fast']
   results = {v: [] for v in variants}
@@ -216,19 +253,26 @@ def main():
     for v in variants:
       res = _time_in_subprocess(v, args)
       results[v].append(res)
-      print(f'round {r} {v}: median {np.median(res["wall"]):.4f} min '
-            f'{np.min(res["wall"]):.4f} cpu {res["cpu"]:.4f} s/step', flush=True)
-  print(f'batch {args.batch_size}, {args.steps} timed steps per round, gp={args.gp}, '
-        f'joint_critic={args.joint_critic}, cpus={args.cpus or "all"}. Seconds per '
-        'step: median of the per-round medians [per-round medians]; fastest single '
-        'step (the least disturbed by other load); process CPU time per step (all '
-        'threads):')
+      print(
+        f'round {r} {v}: median {np.median(res["wall"]):.4f} min '
+        f'{np.min(res["wall"]):.4f} cpu {res["cpu"]:.4f} s/step',
+        flush=True,
+      )
+  print(
+    f'batch {args.batch_size}, {args.steps} timed steps per round, gp={args.gp}, '
+    f'joint_critic={args.joint_critic}, cpus={args.cpus or "all"}. Seconds per '
+    'step: median of the per-round medians [per-round medians]; fastest single '
+    'step (the least disturbed by other load); process CPU time per step (all '
+    'threads):'
+  )
   for v, rounds in results.items():
     medians = [float(np.median(r['wall'])) for r in rounds]
     fastest = min(min(r['wall']) for r in rounds)
     cpu = float(np.median([r['cpu'] for r in rounds]))
-    print(f'  {v:20s} {np.median(medians):.4f} {[round(m, 4) for m in medians]}  '
-          f'min {fastest:.4f}  cpu {cpu:.4f}')
+    print(
+      f'  {v:20s} {np.median(medians):.4f} {[round(m, 4) for m in medians]}  '
+      f'min {fastest:.4f}  cpu {cpu:.4f}'
+    )
 
 
 if __name__ == '__main__':

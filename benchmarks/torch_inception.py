@@ -24,12 +24,14 @@ import torch
 from gans.metrics import torch_reference
 
 
-def time_torch_inception(batch=50, batches=3, size=32, threads=None, weights=None, seed=0,
-                         layout='nchw'):
+def time_torch_inception(
+  batch=50, batches=3, size=32, threads=None, weights=None, seed=0, layout='nchw'
+):
   """Returns dict(torch_feature_images_per_second, torch_feature_first_call_seconds)."""
   if layout not in ('nchw', 'channels_last'):
     raise ValueError(f"layout {layout!r}: use 'nchw' or 'channels_last'.")
   from pytorch_fid import inception as fid  # pylint: disable=g-import-not-at-top
+
   torch.manual_seed(seed)
   torch.set_num_threads(threads or os.cpu_count())
   original = fid.fid_inception_v3
@@ -44,10 +46,11 @@ def time_torch_inception(batch=50, batches=3, size=32, threads=None, weights=Non
 
   def run():
     with torch.no_grad():
-      x = torch.from_numpy(images).permute(0, 3, 1, 2)   # NHWC memory.
+      x = torch.from_numpy(images).permute(0, 3, 1, 2)  # NHWC memory.
       fmt = torch.channels_last if layout == 'channels_last' else torch.contiguous_format
       x = x.contiguous(memory_format=fmt).float() / 255.0
       return net(x)[0]
+
   t = time.perf_counter()
   run()
   first = time.perf_counter() - t
@@ -56,21 +59,30 @@ def time_torch_inception(batch=50, batches=3, size=32, threads=None, weights=Non
     t = time.perf_counter()
     run()
     times.append(time.perf_counter() - t)
-  return dict(torch_feature_images_per_second=batch / float(np.median(times)),
-              torch_feature_first_call_seconds=first, torch_feature_layout=layout)
+  return dict(
+    torch_feature_images_per_second=batch / float(np.median(times)),
+    torch_feature_first_call_seconds=first,
+    torch_feature_layout=layout,
+  )
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
   parser.add_argument('--batch', type=int, default=50)
   parser.add_argument('--batches', type=int, default=3)
   parser.add_argument('--threads', type=int, default=None)
   parser.add_argument('--weights', default=None)
   parser.add_argument('--layout', default='nchw', choices=['nchw', 'channels_last'])
   args = parser.parse_args()
-  print(json.dumps(time_torch_inception(args.batch, args.batches, threads=args.threads,
-                                        weights=args.weights, layout=args.layout)))
+  print(
+    json.dumps(
+      time_torch_inception(
+        args.batch, args.batches, threads=args.threads, weights=args.weights, layout=args.layout
+      )
+    )
+  )
 
 
 if __name__ == '__main__':

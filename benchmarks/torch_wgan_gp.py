@@ -29,19 +29,32 @@ GP_WEIGHT = 10.0
 
 def make_generator():
   return nn.Sequential(
-      nn.Linear(LATENT, 4 * 4 * 256), nn.BatchNorm1d(4 * 4 * 256, momentum=0.1, eps=1e-5),
-      nn.ReLU(), nn.Unflatten(1, (256, 4, 4)),
-      nn.ConvTranspose2d(256, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.ReLU(),
-      nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),
-      nn.ConvTranspose2d(64, 3, 4, 2, 1), nn.Tanh())
+    nn.Linear(LATENT, 4 * 4 * 256),
+    nn.BatchNorm1d(4 * 4 * 256, momentum=0.1, eps=1e-5),
+    nn.ReLU(),
+    nn.Unflatten(1, (256, 4, 4)),
+    nn.ConvTranspose2d(256, 128, 4, 2, 1),
+    nn.BatchNorm2d(128),
+    nn.ReLU(),
+    nn.ConvTranspose2d(128, 64, 4, 2, 1),
+    nn.BatchNorm2d(64),
+    nn.ReLU(),
+    nn.ConvTranspose2d(64, 3, 4, 2, 1),
+    nn.Tanh(),
+  )
 
 
 def make_critic():
   return nn.Sequential(
-      nn.Conv2d(3, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-      nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2),
-      nn.Conv2d(128, 256, 4, 2, 1), nn.LeakyReLU(0.2),
-      nn.Flatten(), nn.Linear(256 * 4 * 4, 1))
+    nn.Conv2d(3, 64, 4, 2, 1),
+    nn.LeakyReLU(0.2),
+    nn.Conv2d(64, 128, 4, 2, 1),
+    nn.LeakyReLU(0.2),
+    nn.Conv2d(128, 256, 4, 2, 1),
+    nn.LeakyReLU(0.2),
+    nn.Flatten(),
+    nn.Linear(256 * 4 * 4, 1),
+  )
 
 
 def make_step(batch_size=64, channels_last=True):
@@ -79,8 +92,9 @@ def make_step(batch_size=64, channels_last=True):
   return step, generator, critic
 
 
-def time_torch_step(batch_size=64, channels_last=True, steps=20, warmup=3, threads=None,
-                    seed=0, return_times=False):
+def time_torch_step(
+  batch_size=64, channels_last=True, steps=20, warmup=3, threads=None, seed=0, return_times=False
+):
   """Median seconds per WGAN-GP step (critic + generator update) after warm-up.
 
   `threads` defaults to the number of CPU cores (`torch.set_num_threads`).
@@ -105,10 +119,15 @@ def time_torch_step(batch_size=64, channels_last=True, steps=20, warmup=3, threa
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--layout', action='append', choices=['nchw', 'channels_last'],
-                      help='repeatable; runs interleaved (default: both)')
+  parser = argparse.ArgumentParser(
+    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+  )
+  parser.add_argument(
+    '--layout',
+    action='append',
+    choices=['nchw', 'channels_last'],
+    help='repeatable; runs interleaved (default: both)',
+  )
   parser.add_argument('--batch-size', type=int, default=64)
   parser.add_argument('--steps', type=int, default=20)
   parser.add_argument('--rounds', type=int, default=3)
@@ -118,13 +137,11 @@ def main():
   results = {v: [] for v in layouts}
   for r in range(args.rounds):
     for v in layouts:
-      t = time_torch_step(args.batch_size, v == 'channels_last', args.steps,
-                          threads=args.threads)
+      t = time_torch_step(args.batch_size, v == 'channels_last', args.steps, threads=args.threads)
       results[v].append(t)
       print(f'round {r} torch {v}: {t:.4f} s/step', flush=True)
   for v, ts in results.items():
-    print(f'torch {v}: median {np.median(ts):.4f} s/step over rounds '
-          f'{[round(t, 4) for t in ts]}')
+    print(f'torch {v}: median {np.median(ts):.4f} s/step over rounds {[round(t, 4) for t in ts]}')
 
 
 if __name__ == '__main__':

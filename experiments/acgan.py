@@ -36,9 +36,8 @@ def get_config(arg=None):
   c.d_optimizer = configs.optimizer('adam', lr=2e-4, b1=0.5, b2=0.999)
   width = 64 if arg.dataset == 'cifar10' else 32
   c.generator = configs.net('cgan', arch='conv', width=width)
-  c.discriminator = configs.net('cgan', arch='conv', width=width, norm='batch',
-                                auxiliary=True)
-  c.num_grid_samples = 100   # 10 rows (classes) of 10.
+  c.discriminator = configs.net('cgan', arch='conv', width=width, norm='batch', auxiliary=True)
+  c.num_grid_samples = 100  # 10 rows (classes) of 10.
   if arg.dataset == 'cifar10':
     c.total_steps = 50_000
   else:

@@ -46,8 +46,9 @@ def get_config(arg=None):
     c.num_classes = 10
     c.latent_dim = 128
     ch = 8 if offline else 64
-    c.generator = configs.net('biggan', ch=ch, shared_dim=0, hierarchical=False,
-                              attention=(), weight_init='N02')
+    c.generator = configs.net(
+      'biggan', ch=ch, shared_dim=0, hierarchical=False, attention=(), weight_init='N02'
+    )
     c.discriminator = configs.net('biggan', ch=ch, attention=(), weight_init='N02')
     c.batch_size, c.n_critic = 50, 4
     g_lr = d_lr = 2e-4
@@ -57,8 +58,9 @@ def get_config(arg=None):
     c.image_size = 128
     c.num_classes = 1000
     c.latent_dim = 120
-    c.generator = configs.net('biggan', ch=96, shared_dim=128, hierarchical=True,
-                              attention=(64,), weight_init='ortho')
+    c.generator = configs.net(
+      'biggan', ch=96, shared_dim=128, hierarchical=True, attention=(64,), weight_init='ortho'
+    )
     c.discriminator = configs.net('biggan', ch=96, attention=(64,), weight_init='ortho')
     c.batch_size, c.n_critic = 2048, 2
     g_lr, d_lr = 1e-4, 4e-4

@@ -44,7 +44,7 @@ def get_config(arg=None):
   else:
     raise ValueError(f"arch={arg.arch!r}: use 'conv' or 'mlp'.")
   c.total_steps = 2_000
-  c.num_grid_samples = 100   # 10 rows (classes) of 10.
+  c.num_grid_samples = 100  # 10 rows (classes) of 10.
   c.log_every, c.sample_every, c.checkpoint_every = 50, 250, 250
   configs.offline_evals(c, arg.dataset)
   if arg.runlocal:

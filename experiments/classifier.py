@@ -30,7 +30,10 @@ from gans.metrics import classifier
 
 
 def get_config(arg=None):
-  arg = configs.parse_arg(arg, dataset='mnist5k', image_size=32, epochs=8, seed=0,
-                          runlocal=False)
-  return classifier.recipe(dataset=arg.dataset, image_size=arg.image_size,
-                           epochs=1 if arg.runlocal else arg.epochs, seed=arg.seed)
+  arg = configs.parse_arg(arg, dataset='mnist5k', image_size=32, epochs=8, seed=0, runlocal=False)
+  return classifier.recipe(
+    dataset=arg.dataset,
+    image_size=arg.image_size,
+    epochs=1 if arg.runlocal else arg.epochs,
+    seed=arg.seed,
+  )

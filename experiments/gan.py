@@ -25,10 +25,8 @@ def get_config(arg=None):
   c.batch_size = 100
   c.latent_dim = 100
   c.loss = arg.loss
-  c.generator = configs.net('pacgan', hidden=(1200, 1200), batch_norm=False,
-                            weight_init='lecun')
-  c.discriminator = configs.net('pacgan', hidden=240, layers=2, pieces=5,
-                                weight_init='lecun')
+  c.generator = configs.net('pacgan', hidden=(1200, 1200), batch_norm=False, weight_init='lecun')
+  c.discriminator = configs.net('pacgan', hidden=240, layers=2, pieces=5, weight_init='lecun')
   c.g_optimizer = configs.optimizer('adam', lr=2e-4, b1=0.5, b2=0.999)
   c.d_optimizer = configs.optimizer('adam', lr=2e-4, b1=0.5, b2=0.999)
   c.total_steps = 5_000

@@ -22,18 +22,17 @@ from gans.families import pixelcnn
 
 
 def get_config(arg=None):
-  arg = configs.parse_arg(arg, dataset='mnist5k', size='small', conditional=False,
-                          runlocal=False)
+  arg = configs.parse_arg(arg, dataset='mnist5k', size='small', conditional=False, runlocal=False)
   c = pixelcnn.pixelcnn_config()
   c.dataset = arg.dataset
   c.image_size = 32
   if arg.size == 'small':
-    c.pixelcnn = configs.net('pixelcnn', features=32, num_layers=5, kernel_size=5,
-                             head_features=64)
+    c.pixelcnn = configs.net('pixelcnn', features=32, num_layers=5, kernel_size=5, head_features=64)
     c.batch_size, c.total_steps = 32, 2_000
   elif arg.size == 'paper':
-    c.pixelcnn = configs.net('pixelcnn', features=128, num_layers=15, kernel_size=5,
-                             head_features=512)
+    c.pixelcnn = configs.net(
+      'pixelcnn', features=128, num_layers=15, kernel_size=5, head_features=512
+    )
     c.batch_size, c.total_steps = 64, 200_000
     c.ema_decay = 0.9995
   else:
@@ -52,8 +51,7 @@ def get_config(arg=None):
   c.log_every, c.sample_every, c.checkpoint_every = 50, 500, 500
   if arg.runlocal:
     configs.shrink_for_runlocal(c)
-    c.pixelcnn = configs.net('pixelcnn', features=8, num_layers=2, kernel_size=3,
-                             head_features=8)
+    c.pixelcnn = configs.net('pixelcnn', features=8, num_layers=2, kernel_size=3, head_features=8)
     c.num_grid_samples = 4
     c.evals.likelihood.num_examples = 16
   return c

@@ -31,8 +31,9 @@ _SETTINGS = {'A': (1e-4, 0.5, 0.9, 5), 'B': (1e-4, 0.5, 0.999, 1), 'C': (2e-4, 0
 
 
 def get_config(arg=None):
-  arg = configs.parse_arg(arg, dataset='mnist5k', arch='cnn', setting='C', conditional=False,
-                          runlocal=False)
+  arg = configs.parse_arg(
+    arg, dataset='mnist5k', arch='cnn', setting='C', conditional=False, runlocal=False
+  )
   c = configs.base_config()
   c.dataset = arg.dataset
   c.image_size = 32

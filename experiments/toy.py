@@ -36,16 +36,25 @@ METHODS = ('gan', 'pacgan2', 'pacgan3', 'pacgan4', 'wgan_gp', 'lsgan', 'wgan')
 
 
 def get_config(arg=None):
-  arg = configs.parse_arg(arg, dataset='grid25', method='gan', setup='pacgan',
-                          size='paper', steps=0, lr=0.0, b1=0.0,
-                          decay='none', runlocal=False)
+  arg = configs.parse_arg(
+    arg,
+    dataset='grid25',
+    method='gan',
+    setup='pacgan',
+    size='paper',
+    steps=0,
+    lr=0.0,
+    b1=0.0,
+    decay='none',
+    runlocal=False,
+  )
   if arg.method not in METHODS:
     raise ValueError(f'method={arg.method!r}: use one of {", ".join(METHODS)}.')
   if arg.size not in ('paper', 'small', 'tiny'):
     raise ValueError(f"size={arg.size!r}: use 'paper', 'small' or 'tiny'.")
   c = configs.base_config()
   c.dataset = arg.dataset
-  pack = int(arg.method[len('pacgan'):]) if arg.method.startswith('pacgan') else 1
+  pack = int(arg.method[len('pacgan') :]) if arg.method.startswith('pacgan') else 1
   if arg.setup == 'pacgan':
     c.latent_dim = 2
     c.batch_size = 100 * pack
@@ -55,8 +64,13 @@ def get_config(arg=None):
     # N(0, 0.02) suits the paper's 200-400 wide layers; in the narrower CPU networks it
     # leaves D almost constant (its signal shrinks ~sqrt(width) per layer) and D stalls
     # at chance, so they scale D's initial weights by fan-in (LeCun normal) instead.
-    c.discriminator = configs.net('pacgan', hidden=d_width, layers=3, pieces=5,
-                                  weight_init='normal' if arg.size == 'paper' else 'lecun')
+    c.discriminator = configs.net(
+      'pacgan',
+      hidden=d_width,
+      layers=3,
+      pieces=5,
+      weight_init='normal' if arg.size == 'paper' else 'lecun',
+    )
     c.g_optimizer = configs.optimizer('adam', lr=1e-4, b1=0.8, b2=0.999)
     c.d_optimizer = configs.optimizer('adam', lr=1e-4, b1=0.8, b2=0.999)
   elif arg.setup == 'gdpp':
@@ -64,10 +78,23 @@ def get_config(arg=None):
     c.batch_size = 512 * pack
     c.total_steps = 25_000
     width = {'paper': 128, 'small': 64, 'tiny': 32}[arg.size]
-    c.generator = configs.net('pacgan', hidden=(width, width), activation='tanh',
-                              batch_norm=False, weight_init='orthogonal', init_scale=1.4)
-    c.discriminator = configs.net('pacgan', hidden=width, layers=2, pieces=1,
-                                  activation='tanh', weight_init='orthogonal', init_scale=1.4)
+    c.generator = configs.net(
+      'pacgan',
+      hidden=(width, width),
+      activation='tanh',
+      batch_norm=False,
+      weight_init='orthogonal',
+      init_scale=1.4,
+    )
+    c.discriminator = configs.net(
+      'pacgan',
+      hidden=width,
+      layers=2,
+      pieces=1,
+      activation='tanh',
+      weight_init='orthogonal',
+      init_scale=1.4,
+    )
     c.g_optimizer = configs.optimizer('adam', lr=1e-3, b1=0.5, b2=0.999)
     c.d_optimizer = configs.optimizer('adam', lr=1e-4, b1=0.5, b2=0.999)
   else:

@@ -26,8 +26,9 @@ from gans.families import vae
 
 
 def get_config(arg=None):
-  arg = configs.parse_arg(arg, dataset='mnist5k', image_size=32, arch='conv',
-                          decoder='bernoulli', runlocal=False)
+  arg = configs.parse_arg(
+    arg, dataset='mnist5k', image_size=32, arch='conv', decoder='bernoulli', runlocal=False
+  )
   c = vae.vae_config()
   c.dataset = arg.dataset
   c.image_size = arg.image_size

@@ -14,7 +14,7 @@ import importlib.metadata
 import os
 
 _YNN_OPTION = 'xla_cpu_experimental_ynn_fusion_type'
-CHECKED_JAXLIB = ('0.10',)   # Versions (major.minor) where the option exists.
+CHECKED_JAXLIB = ('0.10',)  # Versions (major.minor) where the option exists.
 
 
 def _jaxlib_minor():

@@ -41,14 +41,17 @@ from gans.train import experiment
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment file[:args].')
 _STEPS = flags.DEFINE_integer('steps', 20, 'Timed train steps (after warm-up).')
 _WARMUP = flags.DEFINE_integer('warmup', 3, 'Untimed steps after compilation.')
-_FEATURES = flags.DEFINE_enum('features', 'inception', ['inception', 'classifier', 'none'],
-                              'Feature network to time.')
+_FEATURES = flags.DEFINE_enum(
+  'features', 'inception', ['inception', 'classifier', 'none'], 'Feature network to time.'
+)
 _FEATURE_BATCH = flags.DEFINE_integer('feature_batch', 50, 'Images per extraction batch.')
 _FEATURE_BATCHES = flags.DEFINE_integer('feature_batches', 3, 'Timed extraction batches.')
-_FID_SAMPLES = flags.DEFINE_integer('fid_samples', 10_000,
-                                    'Feature rows per set for the FID timing (50k = protocol).')
-_COMPARE_TORCH = flags.DEFINE_bool('compare_torch', False,
-                                   'Also time the PyTorch reference WGAN-GP DCGAN step.')
+_FID_SAMPLES = flags.DEFINE_integer(
+  'fid_samples', 10_000, 'Feature rows per set for the FID timing (50k = protocol).'
+)
+_COMPARE_TORCH = flags.DEFINE_bool(
+  'compare_torch', False, 'Also time the PyTorch reference WGAN-GP DCGAN step.'
+)
 flags.DEFINE_alias('compare-torch', 'compare_torch')
 _JSON = flags.DEFINE_bool('json', False, 'Print the results as JSON on stdout.')
 _OUT = flags.DEFINE_string('out', 'benchmarks/results', 'Directory for JSON + markdown.')
@@ -59,9 +62,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def hardware():
   d = jax.devices()[0]
-  return dict(platform=d.platform, device_kind=d.device_kind, device_count=jax.device_count(),
-              cpu_count=os.cpu_count(), processor=platform.processor() or platform.machine(),
-              jax=jax.__version__)
+  return dict(
+    platform=d.platform,
+    device_kind=d.device_kind,
+    device_count=jax.device_count(),
+    cpu_count=os.cpu_count(),
+    processor=platform.processor() or platform.machine(),
+    jax=jax.__version__,
+  )
 
 
 def synthetic_dataset(config, channels=None):
@@ -74,8 +82,7 @@ def synthetic_dataset(config, channels=None):
   x = rng.uniform(-1, 1, (256,) + tuple(shape)).astype(np.float32)
   classes = configs.class_count(config) or 10
   y = rng.integers(0, classes, 256).astype(np.int32)
-  return data.Dataset('synthetic', 256, tuple(shape), classes,
-                      lambda i: (x[i % 256], y[i % 256]))
+  return data.Dataset('synthetic', 256, tuple(shape), classes, lambda i: (x[i % 256], y[i % 256]))
 
 
 def _median_time(fn, n):
@@ -101,6 +108,7 @@ def time_train_step(config, steps, warmup):
   def one():
     holder['state'], metrics = compiled(holder['state'], batch)
     return metrics
+
   for _ in range(warmup):
     jax.block_until_ready(one())
   median, times = _median_time(one, steps)
@@ -109,11 +117,17 @@ def time_train_step(config, steps, warmup):
   sample = lambda: exp.sample(s, jax.random.PRNGKey(0), 0, config.batch_size, False)
   jax.block_until_ready(sample())
   sample_seconds, _ = _median_time(sample, max(3, steps // 2))
-  return dict(seconds_per_step=median, compile_seconds=compile_seconds,
-              step_seconds_min=float(np.min(times)), step_seconds_max=float(np.max(times)),
-              steps_timed=steps, batch_size=config.batch_size, n_critic=config.n_critic,
-              example_shape=list(exp.dataset.example_shape),
-              sample_images_per_second=config.batch_size / sample_seconds), exp
+  return dict(
+    seconds_per_step=median,
+    compile_seconds=compile_seconds,
+    step_seconds_min=float(np.min(times)),
+    step_seconds_max=float(np.max(times)),
+    steps_timed=steps,
+    batch_size=config.batch_size,
+    n_critic=config.n_critic,
+    example_shape=list(exp.dataset.example_shape),
+    sample_images_per_second=config.batch_size / sample_seconds,
+  ), exp
 
 
 def time_features(kind, batch, batches):
@@ -121,6 +135,7 @@ def time_features(kind, batch, batches):
   images = np.random.default_rng(0).integers(0, 256, (batch, 32, 32, 3), dtype=np.uint8)
   if kind == 'inception':
     from gans.metrics import inception  # pylint: disable=g-import-not-at-top
+
     weights = os.environ.get('GANS_INCEPTION_WEIGHTS')
     if weights and os.path.exists(weights):
       extractor = inception.load(weights)
@@ -132,6 +147,7 @@ def time_features(kind, batch, batches):
       fn = lambda: run(variables, images)
   else:
     from gans.metrics import classifier  # pylint: disable=g-import-not-at-top
+
     images = images[..., :1]
     net = classifier.DigitClassifier()
     variables = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 1)))
@@ -141,12 +157,17 @@ def time_features(kind, batch, batches):
   jax.block_until_ready(fn())
   first = time.perf_counter() - t
   median, _ = _median_time(fn, batches)
-  return dict(feature_network=kind, feature_images_per_second=batch / median,
-              feature_batch=batch, feature_first_call_seconds=first)
+  return dict(
+    feature_network=kind,
+    feature_images_per_second=batch / median,
+    feature_batch=batch,
+    feature_first_call_seconds=first,
+  )
 
 
 def time_fid(n, dim=2048):
   from gans import metrics  # pylint: disable=g-import-not-at-top
+
   rng = np.random.default_rng(0)
   a = rng.standard_normal((n, dim)).astype(np.float32)
   b = rng.standard_normal((n, dim)).astype(np.float32) + 0.1
@@ -154,60 +175,95 @@ def time_fid(n, dim=2048):
   stats = [metrics.FeatureStats().update(a), metrics.FeatureStats().update(b)]
   t_stats = time.perf_counter() - t
   t = time.perf_counter()
-  metrics.frechet_distance_from_stats(stats[0].mean(), stats[0].cov(),
-                                      stats[1].mean(), stats[1].cov())
-  return dict(fid_samples=n, fid_dim=dim, fid_statistics_seconds=t_stats,
-              fid_distance_seconds=time.perf_counter() - t)
+  metrics.frechet_distance_from_stats(
+    stats[0].mean(), stats[0].cov(), stats[1].mean(), stats[1].cov()
+  )
+  return dict(
+    fid_samples=n,
+    fid_dim=dim,
+    fid_statistics_seconds=t_stats,
+    fid_distance_seconds=time.perf_counter() - t,
+  )
 
 
 def check_torch_comparable(config):
   """The PyTorch reference is the WGAN-GP DCGAN step: the config must be the same step."""
-  want = {'generator.name': 'dcgan', 'generator.width': 64, 'discriminator.name': 'dcgan',
-          'discriminator.width': 64, 'discriminator.norm': 'none', 'image_size': 32,
-          'n_critic': 1, 'gradient_penalty': 10.0, 'loss': 'wasserstein', 'latent_dim': 128}
+  want = {
+    'generator.name': 'dcgan',
+    'generator.width': 64,
+    'discriminator.name': 'dcgan',
+    'discriminator.width': 64,
+    'discriminator.norm': 'none',
+    'image_size': 32,
+    'n_critic': 1,
+    'gradient_penalty': 10.0,
+    'loss': 'wasserstein',
+    'latent_dim': 128,
+  }
   for key, value in want.items():
     node = config
     for part in key.split('.'):
       node = node[part]
     if node != value:
-      raise ValueError(f'--compare_torch times the WGAN-GP DCGAN reference step; config.{key}'
-                       f' is {node!r}, the reference has {value!r}. Use --config '
-                       f'experiments/wgan_gp.py:dataset=cifar10 --config.n_critic=1.')
+      raise ValueError(
+        f'--compare_torch times the WGAN-GP DCGAN reference step; config.{key}'
+        f' is {node!r}, the reference has {value!r}. Use --config '
+        f'experiments/wgan_gp.py:dataset=cifar10 --config.n_critic=1.'
+      )
 
 
 def time_torch(config, steps, warmup):
   sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
   import torch_wgan_gp  # pylint: disable=g-import-not-at-top
-  seconds = torch_wgan_gp.time_torch_step(batch_size=config.batch_size, channels_last=True,
-                                          steps=steps, warmup=warmup)
+
+  seconds = torch_wgan_gp.time_torch_step(
+    batch_size=config.batch_size, channels_last=True, steps=steps, warmup=warmup
+  )
   return dict(torch_seconds_per_step=seconds, torch_layout='channels_last')
 
 
 def time_torch_features(batch, batches):
   sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
   import torch_inception  # pylint: disable=g-import-not-at-top
+
   weights = os.environ.get('GANS_INCEPTION_WEIGHTS')
   out = torch_inception.time_torch_inception(batch, batches, weights=weights, layout='nchw')
-  fast = torch_inception.time_torch_inception(batch, batches, weights=weights,
-                                              layout='channels_last')
+  fast = torch_inception.time_torch_inception(
+    batch, batches, weights=weights, layout='channels_last'
+  )
   out['torch_feature_images_per_second_channels_last'] = fast['torch_feature_images_per_second']
   return out
 
 
 def markdown(name, results):
   hw = results['hardware']
-  lines = [f'## {name}', '',
-           f'{hw["device_count"]} x {hw["device_kind"]} ({hw["platform"]}), '
-           f'{hw["cpu_count"]} CPU cores, jax {hw["jax"]}', '', '| measure | value |',
-           '| --- | --- |']
+  lines = [
+    f'## {name}',
+    '',
+    f'{hw["device_count"]} x {hw["device_kind"]} ({hw["platform"]}), '
+    f'{hw["cpu_count"]} CPU cores, jax {hw["jax"]}',
+    '',
+    '| measure | value |',
+    '| --- | --- |',
+  ]
   for k, v in results.items():
     if k != 'hardware':
       lines.append(f'| {k} | {v:.4g} |' if isinstance(v, float) else f'| {k} | {v} |')
   return '\n'.join(lines) + '\n'
 
 
-def run(config, name, steps=20, warmup=3, features='inception', feature_batch=50,
-        feature_batches=3, fid_samples=10_000, compare_torch=False, fid_dim=2048):
+def run(
+  config,
+  name,
+  steps=20,
+  warmup=3,
+  features='inception',
+  feature_batch=50,
+  feature_batches=3,
+  fid_samples=10_000,
+  compare_torch=False,
+  fid_dim=2048,
+):
   """Runs every timing; returns a flat dict (see module docstring)."""
   if compare_torch:
     check_torch_comparable(config)
@@ -226,7 +282,8 @@ def run(config, name, steps=20, warmup=3, features='inception', feature_batch=50
       ours = results['feature_images_per_second']
       results['feature_ratio'] = ours / results['torch_feature_images_per_second']
       results['feature_ratio_channels_last'] = (
-          ours / results['torch_feature_images_per_second_channels_last'])
+        ours / results['torch_feature_images_per_second_channels_last']
+      )
   return results
 
 
@@ -235,12 +292,19 @@ def main(argv):
   config = _CONFIG.value
   name = config_flags.get_config_filename(flags.FLAGS['config'])
   if _TINY.value:
-    results = run(config, name, steps=2, warmup=0, features='none', fid_samples=100,
-                  fid_dim=64)
+    results = run(config, name, steps=2, warmup=0, features='none', fid_samples=100, fid_dim=64)
   else:
-    results = run(config, name, _STEPS.value, _WARMUP.value, _FEATURES.value,
-                  _FEATURE_BATCH.value, _FEATURE_BATCHES.value, _FID_SAMPLES.value,
-                  _COMPARE_TORCH.value)
+    results = run(
+      config,
+      name,
+      _STEPS.value,
+      _WARMUP.value,
+      _FEATURES.value,
+      _FEATURE_BATCH.value,
+      _FEATURE_BATCHES.value,
+      _FID_SAMPLES.value,
+      _COMPARE_TORCH.value,
+    )
   if _OUT.value:
     os.makedirs(_OUT.value, exist_ok=True)
     stem = os.path.join(_OUT.value, os.path.splitext(os.path.basename(name.split(':')[0]))[0])

@@ -11,8 +11,15 @@ import os
 import ml_collections
 
 # Top-level fields every experiment config must define.
-REQUIRED_FIELDS = ('seed', 'dataset', 'batch_size', 'total_steps', 'log_every',
-                   'sample_every', 'checkpoint_every')
+REQUIRED_FIELDS = (
+  'seed',
+  'dataset',
+  'batch_size',
+  'total_steps',
+  'log_every',
+  'sample_every',
+  'checkpoint_every',
+)
 
 
 def parse_arg(arg, **defaults):
@@ -31,8 +38,10 @@ def parse_arg(arg, **defaults):
     key, has_value, value = item.partition('=')
     key = key.strip()
     if key not in defaults:
-      raise ValueError(f'Unknown config argument {key!r} in {arg!r}; '
-                       f'known arguments: {", ".join(sorted(defaults))}.')
+      raise ValueError(
+        f'Unknown config argument {key!r} in {arg!r}; '
+        f'known arguments: {", ".join(sorted(defaults))}.'
+      )
     default = defaults[key]
     if not has_value:
       value = 'True'
@@ -51,8 +60,9 @@ def _convert(key, value, default):
     try:
       return type(default)(value)
     except ValueError:
-      raise ValueError(f'Config argument {key!r} expects {type(default).__name__}, '
-                       f'got {value!r}.') from None
+      raise ValueError(
+        f'Config argument {key!r} expects {type(default).__name__}, got {value!r}.'
+      ) from None
   return value
 
 
@@ -80,27 +90,29 @@ def sample_eval(**overrides):
   during training (0: only with --mode eval). Unknown fields raise ValueError when the
   evaluator is built.
   """
-  c = ml_collections.ConfigDict(dict(
+  c = ml_collections.ConfigDict(
+    dict(
       type='samples',
       every=0,
-      features='classifier',     # 'classifier' (offline, fid_classifier...) | 'inception'.
+      features='classifier',  # 'classifier' (offline, fid_classifier...) | 'inception'.
       metrics=('fid', 'is', 'kid'),  # Also precision_recall, density_coverage,
-                                     # mode_score, mode_count; mode_coverage for 2D toys.
-      num_samples=10_000,        # Generated samples per evaluation.
-      num_reference=0,           # Real samples; 0: the whole split (at most 50k).
+      # mode_score, mode_count; mode_coverage for 2D toys.
+      num_samples=10_000,  # Generated samples per evaluation.
+      num_reference=0,  # Real samples; 0: the whole split (at most 50k).
       reference_split='train',
-      inception_weights='',      # pytorch-fid's .pth; empty: $GANS_INCEPTION_WEIGHTS.
-      classifier_path='',        # Empty: train experiments/classifier.py once, cached.
-      cache_dir='',              # Empty: $GANS_CACHE_DIR or ~/.cache/gans.
-      batch_size=0,              # 0: config.batch_size.
-      seed=0,                    # Latents of the evaluated samples (same every time).
+      inception_weights='',  # pytorch-fid's .pth; empty: $GANS_INCEPTION_WEIGHTS.
+      classifier_path='',  # Empty: train experiments/classifier.py once, cached.
+      cache_dir='',  # Empty: $GANS_CACHE_DIR or ~/.cache/gans.
+      batch_size=0,  # 0: config.batch_size.
+      seed=0,  # Latents of the evaluated samples (same every time).
       use_ema=True,
       kid_subsets=100,
       kid_subset_size=1000,
       is_splits=10,
       precision_recall_k=3,
       density_coverage_k=5,
-  ))
+    )
+  )
   c.update(overrides)
   return c
 
@@ -111,15 +123,17 @@ def likelihood_eval(**overrides):
   Averages the family's per-example -log p(x) (exact, or the bounds it reports) over
   `split` of the run's dataset.
   """
-  c = ml_collections.ConfigDict(dict(
+  c = ml_collections.ConfigDict(
+    dict(
       type='likelihood',
       every=0,
-      split='train[4500:]',      # Held out of the likelihood families' 'train[:4000]'.
-      num_examples=0,            # 0: the whole split.
-      batch_size=0,              # 0: config.batch_size.
-      seed=0,                    # Randomness of bounds that sample (VAE's IWAE).
+      split='train[4500:]',  # Held out of the likelihood families' 'train[:4000]'.
+      num_examples=0,  # 0: the whole split.
+      batch_size=0,  # 0: config.batch_size.
+      seed=0,  # Randomness of bounds that sample (VAE's IWAE).
       use_ema=True,
-  ))
+    )
+  )
   c.update(overrides)
   return c
 
@@ -140,25 +154,25 @@ def offline_evals(c, dataset):
 def run_config():
   """Fields of every run, whatever its family."""
   c = ml_collections.ConfigDict()
-  c.family = 'gan'           # A package of gans/families/.
+  c.family = 'gan'  # A package of gans/families/.
   c.seed = 0
   c.dataset = 'mnist5k'
-  c.data_dir = ''            # TFDS data_dir; empty means the TFDS default.
-  c.train_split = 'train'    # TFDS-style split string, also for built-in datasets.
-  c.image_size = 32          # Images are resized to image_size x image_size.
-  c.batch_size = 64          # Global batch, split over all devices and processes.
+  c.data_dir = ''  # TFDS data_dir; empty means the TFDS default.
+  c.train_split = 'train'  # TFDS-style split string, also for built-in datasets.
+  c.image_size = 32  # Images are resized to image_size x image_size.
+  c.batch_size = 64  # Global batch, split over all devices and processes.
   c.total_steps = 10_000
   c.log_every = 100
   c.sample_every = 1000
   c.checkpoint_every = 1000
   c.keep_checkpoints = 3
-  c.num_grid_samples = 64    # Images in each PNG sample grid.
+  c.num_grid_samples = 64  # Images in each PNG sample grid.
   # Evaluators (gans.eval): name -> fragment with `type` and `every`; values go to
   # metrics.jsonl as eval/<name>/<metric>, with the protocol in eval.jsonl;
   # `--mode eval` runs every one of them on the latest checkpoint.
   c.evals = ml_collections.ConfigDict({'samples': sample_eval()})
-  c.conditional = False      # Labels to the networks (families that use them).
-  c.num_classes = 0          # Classes of the conditional families.
+  c.conditional = False  # Labels to the networks (families that use them).
+  c.num_classes = 0  # Classes of the conditional families.
   return c
 
 
@@ -171,31 +185,31 @@ def base_config():
 
   # Objective: see gans.objectives.losses for the names.
   c.loss = 'non_saturating'
-  c.gradient_penalty = 0.0   # WGAN-GP lambda; 0 disables the penalty.
-  c.n_critic = 1             # Discriminator steps per generator step.
+  c.gradient_penalty = 0.0  # WGAN-GP lambda; 0 disables the penalty.
+  c.n_critic = 1  # Discriminator steps per generator step.
   c.g_optimizer = optimizer()
   c.d_optimizer = optimizer()
-  c.ema_decay = 0.0          # Generator EMA; 0 keeps no EMA.
-  c.ema_start = 0            # Generator step from which the EMA is updated.
-  c.truncation = 0.0         # Sampling/eval latents truncated to [-t, t] (BigGAN); 0: off.
+  c.ema_decay = 0.0  # Generator EMA; 0 keeps no EMA.
+  c.ema_start = 0  # Generator step from which the EMA is updated.
+  c.truncation = 0.0  # Sampling/eval latents truncated to [-t, t] (BigGAN); 0: off.
 
   # Loss options and regularizers (gans.objectives; weights of 0 disable them).
-  c.ls_coding = '0,1,1'      # least_squares labels 'a,b,c' (Mao et al.): or '-1,1,0'.
-  c.weight_clip = 0.0        # WGAN: clip D's parameters to [-c, c] after each update.
-  c.dragan = 0.0             # DRAGAN penalty lambda (10 in the paper).
-  c.r1 = 0.0                 # R1 gamma; adds gamma/2 E||grad D(real)||^2.
-  c.g_ortho_reg = 0.0        # BigGAN orthogonal regularization beta on G (1e-4).
-  c.d_ortho_reg = 0.0        # The same on D.
+  c.ls_coding = '0,1,1'  # least_squares labels 'a,b,c' (Mao et al.): or '-1,1,0'.
+  c.weight_clip = 0.0  # WGAN: clip D's parameters to [-c, c] after each update.
+  c.dragan = 0.0  # DRAGAN penalty lambda (10 in the paper).
+  c.r1 = 0.0  # R1 gamma; adds gamma/2 E||grad D(real)||^2.
+  c.g_ortho_reg = 0.0  # BigGAN orthogonal regularization beta on G (1e-4).
+  c.d_ortho_reg = 0.0  # The same on D.
   # Training tricks (gans.families.gan.tricks).
-  c.label_smoothing = 0.0    # One-sided: D's real target is 1 - label_smoothing.
-  c.noisy_labels = False     # D's targets: real ~ U[0.7, 1.2], fake ~ U[0, 0.3].
-  c.label_flip = 0.0         # Probability of swapping each of D's targets.
-  c.instance_noise = 0.0     # Std of Gaussian noise on D's inputs (real and fake).
+  c.label_smoothing = 0.0  # One-sided: D's real target is 1 - label_smoothing.
+  c.noisy_labels = False  # D's targets: real ~ U[0.7, 1.2], fake ~ U[0, 0.3].
+  c.label_flip = 0.0  # Probability of swapping each of D's targets.
+  c.instance_noise = 0.0  # Std of Gaussian noise on D's inputs (real and fake).
   c.instance_noise_anneal_steps = 0  # Linear decay of that std to 0; 0 keeps it.
   c.separate_batches = True  # D sees real and fake in separate calls (else one batch).
-  c.pack = 1                 # PacGAN: D judges `pack` samples at once.
-  c.aux_weight = 1.0         # ACGAN auxiliary classifier loss weight (D -> pair).
-  c.health_checks = True     # Warn at log time on collapse signs (gans.train.health).
+  c.pack = 1  # PacGAN: D judges `pack` samples at once.
+  c.aux_weight = 1.0  # ACGAN auxiliary classifier loss weight (D -> pair).
+  c.health_checks = True  # Warn at log time on collapse signs (gans.train.health).
   return c
 
 
@@ -222,8 +236,7 @@ def load_config_file(path_and_arg):
   path, _, arg = path_and_arg.partition(':')
   if not os.path.exists(path):
     raise FileNotFoundError(f'Config file {path!r} does not exist.')
-  spec = importlib.util.spec_from_file_location(
-      os.path.splitext(os.path.basename(path))[0], path)
+  spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(arg or None)
@@ -237,8 +250,7 @@ def validate(config):
   for field in REQUIRED_FIELDS:
     if field not in config:
       raise ValueError(f'Config is missing the required field {field!r}.')
-  for field in ('batch_size', 'total_steps', 'log_every', 'sample_every',
-                'checkpoint_every'):
+  for field in ('batch_size', 'total_steps', 'log_every', 'sample_every', 'checkpoint_every'):
     if int(config[field]) <= 0:
       raise ValueError(f'config.{field} must be positive, got {config[field]!r}.')
   if config.get('conditional', False) and config.get('num_classes', 0) <= 0:

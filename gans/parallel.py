@@ -16,8 +16,9 @@ def make_mesh(devices=None):
   type is Auto, so shardings propagate through any jitted function.
   """
   devices = jax.devices() if devices is None else list(devices)
-  return jax.make_mesh((len(devices),), ('data',), devices=devices,
-                       axis_types=(jax.sharding.AxisType.Auto,))
+  return jax.make_mesh(
+    (len(devices),), ('data',), devices=devices, axis_types=(jax.sharding.AxisType.Auto,)
+  )
 
 
 def replicated(mesh):
@@ -33,11 +34,13 @@ def to_global(local_tree, mesh, batch_axis=0):
   """Assembles each process's slice of a batch into global, sharded arrays."""
   sharding = batch_sharding(mesh, batch_axis)
   return jax.tree.map(
-      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_tree)
+    lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_tree
+  )
 
 
 def check_batch_size(batch_size, mesh):
   n = mesh.devices.size
   if batch_size % n:
-    raise ValueError(f'config.batch_size={batch_size} must be divisible by the number of '
-                     f'devices ({n}).')
+    raise ValueError(
+      f'config.batch_size={batch_size} must be divisible by the number of devices ({n}).'
+    )

@@ -16,8 +16,9 @@ class _QuietLibraries:
   """Drops INFO records of chatty libraries (orbax logs every file it writes)."""
 
   def filter(self, record):
-    return record.levelno > 20 or ('/orbax/' not in record.pathname and
-                                   '/tensorstore/' not in record.pathname)
+    return record.levelno > 20 or (
+      '/orbax/' not in record.pathname and '/tensorstore/' not in record.pathname
+    )
 
 
 def setup_logging():
@@ -33,8 +34,13 @@ def maybe_initialize_distributed(flag_value=False):
   """
   if flag_value or os.environ.get('GANS_DISTRIBUTED', '') == '1':
     jax.distributed.initialize()
-    logging.info('Process %d of %d, %d local / %d global devices', jax.process_index(),
-                 jax.process_count(), jax.local_device_count(), jax.device_count())
+    logging.info(
+      'Process %d of %d, %d local / %d global devices',
+      jax.process_index(),
+      jax.process_count(),
+      jax.local_device_count(),
+      jax.device_count(),
+    )
 
 
 def main(config, workdir, mode='train', num_samples=None, output=None):

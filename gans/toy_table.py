@@ -44,28 +44,53 @@ from gans.families.gan import step as step_lib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOY_CONFIG = os.path.join(ROOT, 'experiments', 'toy.py')
 EVAL_SAMPLES = 2500
-_DATA_KEY = 7919   # fold_in constant: the data stream of a run, apart from its step keys.
+_DATA_KEY = 7919  # fold_in constant: the data stream of a run, apart from its step keys.
 
 # (setup, dataset, method) -> {metric: (mean, standard error or None)}, metric values in
 # the table's units (modes, % high quality, reverse KL).
 PUBLISHED = {
-    ('pacgan', 'ring8', 'gan'): dict(modes=(6.3, 0.5), high_quality=(98.2, 0.2), reverse_kl=(0.45, 0.09)),
-    ('pacgan', 'ring8', 'pacgan2'): dict(modes=(7.9, 0.1), high_quality=(95.6, 2.0), reverse_kl=(0.07, 0.03)),
-    ('pacgan', 'ring8', 'pacgan3'): dict(modes=(7.8, 0.1), high_quality=(97.7, 0.3), reverse_kl=(0.10, 0.02)),
-    ('pacgan', 'ring8', 'pacgan4'): dict(modes=(7.8, 0.1), high_quality=(95.9, 1.4), reverse_kl=(0.07, 0.02)),
-    ('pacgan', 'grid25', 'gan'): dict(modes=(17.3, 0.8), high_quality=(94.8, 0.7), reverse_kl=(0.70, 0.07)),
-    ('pacgan', 'grid25', 'pacgan2'): dict(modes=(23.8, 0.7), high_quality=(91.3, 0.8), reverse_kl=(0.13, 0.04)),
-    ('pacgan', 'grid25', 'pacgan3'): dict(modes=(24.6, 0.4), high_quality=(94.2, 0.4), reverse_kl=(0.06, 0.02)),
-    ('pacgan', 'grid25', 'pacgan4'): dict(modes=(24.8, 0.2), high_quality=(93.6, 0.6), reverse_kl=(0.04, 0.01)),
-    ('gdpp', 'ring8', 'gan'): dict(modes=(1.0, None), high_quality=(99.3, None)),
-    ('gdpp', 'ring8', 'wgan_gp'): dict(modes=(6.8, None), high_quality=(59.6, None)),
-    ('gdpp', 'grid25', 'gan'): dict(modes=(3.3, None), high_quality=(0.5, None)),
-    ('gdpp', 'grid25', 'wgan_gp'): dict(modes=(24.2, None), high_quality=(28.7, None)),
+  ('pacgan', 'ring8', 'gan'): dict(
+    modes=(6.3, 0.5), high_quality=(98.2, 0.2), reverse_kl=(0.45, 0.09)
+  ),
+  ('pacgan', 'ring8', 'pacgan2'): dict(
+    modes=(7.9, 0.1), high_quality=(95.6, 2.0), reverse_kl=(0.07, 0.03)
+  ),
+  ('pacgan', 'ring8', 'pacgan3'): dict(
+    modes=(7.8, 0.1), high_quality=(97.7, 0.3), reverse_kl=(0.10, 0.02)
+  ),
+  ('pacgan', 'ring8', 'pacgan4'): dict(
+    modes=(7.8, 0.1), high_quality=(95.9, 1.4), reverse_kl=(0.07, 0.02)
+  ),
+  ('pacgan', 'grid25', 'gan'): dict(
+    modes=(17.3, 0.8), high_quality=(94.8, 0.7), reverse_kl=(0.70, 0.07)
+  ),
+  ('pacgan', 'grid25', 'pacgan2'): dict(
+    modes=(23.8, 0.7), high_quality=(91.3, 0.8), reverse_kl=(0.13, 0.04)
+  ),
+  ('pacgan', 'grid25', 'pacgan3'): dict(
+    modes=(24.6, 0.4), high_quality=(94.2, 0.4), reverse_kl=(0.06, 0.02)
+  ),
+  ('pacgan', 'grid25', 'pacgan4'): dict(
+    modes=(24.8, 0.2), high_quality=(93.6, 0.6), reverse_kl=(0.04, 0.01)
+  ),
+  ('gdpp', 'ring8', 'gan'): dict(modes=(1.0, None), high_quality=(99.3, None)),
+  ('gdpp', 'ring8', 'wgan_gp'): dict(modes=(6.8, None), high_quality=(59.6, None)),
+  ('gdpp', 'grid25', 'gan'): dict(modes=(3.3, None), high_quality=(0.5, None)),
+  ('gdpp', 'grid25', 'wgan_gp'): dict(modes=(24.2, None), high_quality=(28.7, None)),
 }
-SOURCES = {'pacgan': 'PacGAN Table 1 (10 runs, mean +- s.e.)',
-           'gdpp': 'GDPP Table 1 (Unrolled-GAN setup; no error bars)'}
-METHOD_NAMES = {'gan': 'GAN', 'pacgan2': 'PacGAN2', 'pacgan3': 'PacGAN3', 'pacgan4': 'PacGAN4',
-                'wgan_gp': 'WGAN-GP', 'lsgan': 'LSGAN', 'wgan': 'WGAN'}
+SOURCES = {
+  'pacgan': 'PacGAN Table 1 (10 runs, mean +- s.e.)',
+  'gdpp': 'GDPP Table 1 (Unrolled-GAN setup; no error bars)',
+}
+METHOD_NAMES = {
+  'gan': 'GAN',
+  'pacgan2': 'PacGAN2',
+  'pacgan3': 'PacGAN3',
+  'pacgan4': 'PacGAN4',
+  'wgan_gp': 'WGAN-GP',
+  'lsgan': 'LSGAN',
+  'wgan': 'WGAN',
+}
 
 
 # The CPU budget of the README table (2 cores): PacGAN's setup with narrower networks
@@ -77,11 +102,11 @@ CPU_BUDGET = dict(setup='pacgan', size='tiny', steps=5000, lr=2e-3, b1=0.5, deca
 PAPER_BUDGET = dict(setup='pacgan', size='paper', steps=400_000, lr=0.0, b1=0.0, decay='none')
 
 
-def toy_config(dataset, method, setup='pacgan', size='tiny', steps=0, lr=0.0, b1=0.0,
-               decay='none'):
+def toy_config(dataset, method, setup='pacgan', size='tiny', steps=0, lr=0.0, b1=0.0, decay='none'):
   return configs.load_config_file(
-      f'{TOY_CONFIG}:dataset={dataset},method={method},setup={setup},size={size},'
-      f'steps={steps},lr={lr},b1={b1},decay={decay}')
+    f'{TOY_CONFIG}:dataset={dataset},method={method},setup={setup},size={size},'
+    f'steps={steps},lr={lr},b1={b1},decay={decay}'
+  )
 
 
 def sample_mixture(key, shape, means, sigma):
@@ -112,12 +137,13 @@ class VmappedRuns:
         key = jax.random.fold_in(jax.random.fold_in(state.key, _DATA_KEY), state.step)
         x, y = sample_mixture(key, shape, means, sigma)
         return step(state, {'x': x, 'y': y})
+
       return jax.lax.scan(body, state, None, length=num_steps)
 
-    self._train = jax.jit(jax.vmap(train, in_axes=(0, None)), static_argnums=1,
-                          donate_argnums=0)
-    init = lambda seed: gan_family.init_state(config, self.generator, self.discriminator,
-                                              (2,), g_tx, d_tx, seed=seed)
+    self._train = jax.jit(jax.vmap(train, in_axes=(0, None)), static_argnums=1, donate_argnums=0)
+    init = lambda seed: gan_family.init_state(
+      config, self.generator, self.discriminator, (2,), g_tx, d_tx, seed=seed
+    )
     self.states = jax.jit(jax.vmap(init))(jnp.asarray(seeds, jnp.int32))
     self.seeds = list(seeds)
 
@@ -136,11 +162,12 @@ class VmappedRuns:
     latent_dim = self.config.latent_dim
 
     def sample(state, run_seed):
-      z = jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(seed), run_seed),
-                            (num, latent_dim), jnp.float32)
+      z = jax.random.normal(
+        jax.random.fold_in(jax.random.PRNGKey(seed), run_seed), (num, latent_dim), jnp.float32
+      )
       g = state.models['generator']
-      return step_lib.apply_net(self.generator, g.params, g.collections, z, None,
-                                False)[0]
+      return step_lib.apply_net(self.generator, g.params, g.collections, z, None, False)[0]
+
     return np.asarray(jax.jit(jax.vmap(sample))(self.states, jnp.asarray(self.seeds)))
 
   def evaluate(self, num=EVAL_SAMPLES):
@@ -150,15 +177,17 @@ class VmappedRuns:
 
 def summarize(results):
   """Per-run mode_coverage dicts -> {metric: (mean, standard error)} in table units."""
-  values = dict(modes=[r['modes'] for r in results],
-                high_quality=[100.0 * r['high_quality'] for r in results],
-                reverse_kl=[r['reverse_kl'] for r in results])
+  values = dict(
+    modes=[r['modes'] for r in results],
+    high_quality=[100.0 * r['high_quality'] for r in results],
+    reverse_kl=[r['reverse_kl'] for r in results],
+  )
   out = {}
   for k, v in values.items():
     v = np.asarray(v, np.float64)
     if len(v) > 1 and np.all(np.isfinite(v)):
       se = float(np.std(v, ddof=1) / np.sqrt(len(v)))
-    else:   # One run, or a run with no high-quality sample (reverse KL = inf).
+    else:  # One run, or a run with no high-quality sample (reverse KL = inf).
       se = float('nan')
     out[k] = (float(np.mean(v)), se)
   return out
@@ -176,26 +205,35 @@ def _fmt(value, digits):
 def markdown(rows, setup):
   """rows: dicts with dataset, method, ours (summary), steps, seconds."""
   lines = [
-      '| data | method | modes (ours) | modes (paper) | high quality % (ours) | '
-      '(paper) | reverse KL (ours) | (paper) | runs | steps | time |',
-      '|---|---|---|---|---|---|---|---|---|---|---|']
+    '| data | method | modes (ours) | modes (paper) | high quality % (ours) | '
+    '(paper) | reverse KL (ours) | (paper) | runs | steps | time |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ]
   for r in rows:
     ours = r['ours']
     paper = PUBLISHED.get((setup, r['dataset'], r['method']), {})
     p = lambda k, d: _fmt(paper[k], d) if k in paper else '—'
     lines.append(
-        f"| {r['dataset']} | {METHOD_NAMES.get(r['method'], r['method'])} | "
-        f"{_fmt(ours['modes'], 1)} | {p('modes', 1)} | "
-        f"{_fmt(ours['high_quality'], 1)} | {p('high_quality', 1)} | "
-        f"{_fmt(ours['reverse_kl'], 2)} | {p('reverse_kl', 2)} | "
-        f"{r['runs']} | {r['steps']} | {r['seconds']:.0f} s |")
+      f'| {r["dataset"]} | {METHOD_NAMES.get(r["method"], r["method"])} | '
+      f'{_fmt(ours["modes"], 1)} | {p("modes", 1)} | '
+      f'{_fmt(ours["high_quality"], 1)} | {p("high_quality", 1)} | '
+      f'{_fmt(ours["reverse_kl"], 2)} | {p("reverse_kl", 2)} | '
+      f'{r["runs"]} | {r["steps"]} | {r["seconds"]:.0f} s |'
+    )
   lines.append('')
   lines.append(f'Paper columns: {SOURCES[setup]}. Ours: mean ± standard error over runs.')
   return '\n'.join(lines)
 
 
-def run_table(datasets=('ring8', 'grid25'), methods=('gan', 'pacgan2', 'wgan_gp'),
-              seeds=5, budget=None, chunk=1000, out=None, log=print):
+def run_table(
+  datasets=('ring8', 'grid25'),
+  methods=('gan', 'pacgan2', 'wgan_gp'),
+  seeds=5,
+  budget=None,
+  chunk=1000,
+  out=None,
+  log=print,
+):
   """Trains and scores every (dataset, method); returns (markdown, rows).
 
   `budget`: the toy.py arguments setup, size, steps, lr, b1, decay (CPU_BUDGET by
@@ -211,18 +249,33 @@ def run_table(datasets=('ring8', 'grid25'), methods=('gan', 'pacgan2', 'wgan_gp'
       metrics = runs.train(config.total_steps, chunk)
       samples, results = runs.evaluate()
       seconds = time.time() - start
-      row = dict(dataset=dataset, method=method, budget=budget,
-                 steps=int(config.total_steps), runs=seeds, seconds=seconds,
-                 ours=summarize(results),
-                 paper=PUBLISHED.get((budget['setup'], dataset, method)),
-                 per_run=[dict(seed=s, modes=r['modes'], high_quality=r['high_quality'],
-                               reverse_kl=r['reverse_kl'], counts=r['counts'].tolist())
-                          for s, r in zip(runs.seeds, results)],
-                 final_losses={k: float(np.mean(v[:, -1])) for k, v in metrics.items()})
+      row = dict(
+        dataset=dataset,
+        method=method,
+        budget=budget,
+        steps=int(config.total_steps),
+        runs=seeds,
+        seconds=seconds,
+        ours=summarize(results),
+        paper=PUBLISHED.get((budget['setup'], dataset, method)),
+        per_run=[
+          dict(
+            seed=s,
+            modes=r['modes'],
+            high_quality=r['high_quality'],
+            reverse_kl=r['reverse_kl'],
+            counts=r['counts'].tolist(),
+          )
+          for s, r in zip(runs.seeds, results)
+        ],
+        final_losses={k: float(np.mean(v[:, -1])) for k, v in metrics.items()},
+      )
       rows.append(row)
-      log(f"{dataset} {method}: modes {_fmt(row['ours']['modes'], 1)}, high quality "
-          f"{_fmt(row['ours']['high_quality'], 1)} %, reverse KL "
-          f"{_fmt(row['ours']['reverse_kl'], 2)} ({seconds:.0f} s)")
+      log(
+        f'{dataset} {method}: modes {_fmt(row["ours"]["modes"], 1)}, high quality '
+        f'{_fmt(row["ours"]["high_quality"], 1)} %, reverse KL '
+        f'{_fmt(row["ours"]["reverse_kl"], 2)} ({seconds:.0f} s)'
+      )
       if out:
         _save_scatter(os.path.join(out, f'{dataset}_{method}.png'), samples, runs.means)
   table = markdown(rows, budget['setup'])
@@ -238,6 +291,7 @@ def run_table(datasets=('ring8', 'grid25'), methods=('gan', 'pacgan2', 'wgan_gp'
 def _save_scatter(path, samples, means):
   from PIL import Image  # pylint: disable=g-import-not-at-top
   from gans.train import writer  # pylint: disable=g-import-not-at-top
+
   os.makedirs(os.path.dirname(path), exist_ok=True)
   lim = 1.25 * np.abs(means).max() + 0.5
   tiles = [writer.scatter_image(s[:1000], reference=means, size=160, lim=lim) for s in samples]
@@ -249,20 +303,30 @@ def main(argv=None):
   parser.add_argument('--datasets', default='ring8,grid25')
   parser.add_argument('--methods', default='gan,pacgan2,wgan_gp')
   parser.add_argument('--seeds', type=int, default=5)
-  parser.add_argument('--budget', default='cpu', choices=('cpu', 'paper'),
-                      help='cpu: CPU_BUDGET (the README table); paper: PacGAN\'s own')
-  for name, kind in (('setup', str), ('size', str), ('steps', int), ('lr', float),
-                     ('b1', float), ('decay', str)):
-    parser.add_argument('--' + name, type=kind, default=None,
-                        help='overrides the budget\'s ' + name)
+  parser.add_argument(
+    '--budget',
+    default='cpu',
+    choices=('cpu', 'paper'),
+    help="cpu: CPU_BUDGET (the README table); paper: PacGAN's own",
+  )
+  for name, kind in (
+    ('setup', str),
+    ('size', str),
+    ('steps', int),
+    ('lr', float),
+    ('b1', float),
+    ('decay', str),
+  ):
+    parser.add_argument('--' + name, type=kind, default=None, help="overrides the budget's " + name)
   parser.add_argument('--chunk', type=int, default=1000)
   parser.add_argument('--out', default='runs/toy_table')
   args = parser.parse_args(argv)
   budget = dict(CPU_BUDGET if args.budget == 'cpu' else PAPER_BUDGET)
   budget.update({k: getattr(args, k) for k in budget if getattr(args, k) is not None})
   start = time.time()
-  table, _ = run_table(args.datasets.split(','), args.methods.split(','), args.seeds,
-                       budget, args.chunk, args.out)
+  table, _ = run_table(
+    args.datasets.split(','), args.methods.split(','), args.seeds, budget, args.chunk, args.out
+  )
   print(table)
   print(f'Total time {time.time() - start:.0f} s; written to {args.out}/')
 

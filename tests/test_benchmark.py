@@ -12,9 +12,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_harness_tiny_mode_writes_well_formed_json(tmp_path):
-  cmd = [sys.executable, '-m', 'gans.benchmark', '--config',
-         os.path.join(ROOT, 'experiments/wgan_gp.py:runlocal'), '--tiny', '--json',
-         '--out', str(tmp_path)]
+  cmd = [
+    sys.executable,
+    '-m',
+    'gans.benchmark',
+    '--config',
+    os.path.join(ROOT, 'experiments/wgan_gp.py:runlocal'),
+    '--tiny',
+    '--json',
+    '--out',
+    str(tmp_path),
+  ]
   env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
   out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
   assert out.returncode == 0, out.stderr[-3000:]

@@ -9,13 +9,17 @@ from gans.train import experiment
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Every GAN experiment; classifier.py is the offline feature network's recipe
 # (tested in tests/metrics/test_classifier.py).
-EXPERIMENTS = sorted(p for p in glob.glob(os.path.join(ROOT, 'experiments', '*.py'))
-                     if os.path.basename(p) != 'classifier.py')
+EXPERIMENTS = sorted(
+  p
+  for p in glob.glob(os.path.join(ROOT, 'experiments', '*.py'))
+  if os.path.basename(p) != 'classifier.py'
+)
 
 
 def test_parse_arg_types_and_bare_keys():
-  arg = configs.parse_arg('dataset=cifar10,runlocal,steps=7,lr=0.5',
-                          dataset='mnist5k', runlocal=False, steps=1, lr=1.0)
+  arg = configs.parse_arg(
+    'dataset=cifar10,runlocal,steps=7,lr=0.5', dataset='mnist5k', runlocal=False, steps=1, lr=1.0
+  )
   assert arg.dataset == 'cifar10'
   assert arg.runlocal is True
   assert arg.steps == 7 and isinstance(arg.steps, int)

@@ -70,8 +70,13 @@ def replay(config, samples, num_classes=0):
 
 def test_real_data_scores_fid_zero_and_noise_scores_large(mnist):
   config = _config()
-  config.evals.samples.metrics = ('fid,is,kid', 'precision_recall', 'density_coverage', 'mode_score',
-                         'mode_count')
+  config.evals.samples.metrics = (
+    'fid,is,kid',
+    'precision_recall',
+    'density_coverage',
+    'mode_score',
+    'mode_count',
+  )
   config.evals.samples.num_samples = config.evals.samples.num_reference = 2000
   config.evals.samples.kid_subsets = 10
   evaluator = samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
@@ -90,8 +95,7 @@ def test_real_data_scores_fid_zero_and_noise_scores_large(mnist):
   evaluator.opts.metrics = ('fid', 'kid', 'precision_recall')
   rng = np.random.default_rng(0)
   other = evaluator(*replay(config, x[rng.permutation(others)[:1000]]), num_samples=1000)
-  noise = evaluator(*replay(config, rng.uniform(-1, 1, (1000,) + x.shape[1:])),
-                    num_samples=1000)
+  noise = evaluator(*replay(config, rng.uniform(-1, 1, (1000,) + x.shape[1:])), num_samples=1000)
   assert 0 < other['fid_classifier'] < 20
   assert noise['fid_classifier'] > 50 * other['fid_classifier']
   assert noise['kid_classifier'] > 50 * abs(other['kid_classifier'])
@@ -146,7 +150,8 @@ def test_class_accuracy_of_conditional_generators(mnist):
   evaluator = samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   x, y = mnist.get(np.arange(mnist.num_examples))
   ordered = np.concatenate([x[y == k][:50, None] for k in range(10)], 1).reshape(
-      (500,) + x.shape[1:])  # Sample i has digit i mod 10.
+    (500,) + x.shape[1:]
+  )  # Sample i has digit i mod 10.
   good = evaluator(*replay(config, ordered, num_classes=10))
   assert good['class_accuracy_classifier'] > 0.9
   assert good['protocol']['class_balanced'] is True
@@ -208,8 +213,10 @@ def _small_inception(monkeypatch, seen):
   $GANS_INCEPTION_WEIGHTS by `inception.load`, hashed, and its variables used.
   """
   rng = np.random.default_rng(0)
-  variables = {'proj': rng.normal(size=(32 * 32, 24)).astype(np.float32),
-               'cls': rng.normal(size=(24, 12)).astype(np.float32)}
+  variables = {
+    'proj': rng.normal(size=(32 * 32, 24)).astype(np.float32),
+    'cls': rng.normal(size=(24, 12)).astype(np.float32),
+  }
 
   def read_state_dict(path):
     seen.append(path)
@@ -257,8 +264,9 @@ def test_inception_path_reads_weights_from_env_or_config(mnist, tmp_path, monkey
     warnings.simplefilter('ignore')
     other = samples_lib.SampleEvaluator(config, mnist, config.evals.samples)
   assert seen[-1] == str(config_weights)
-  assert other.reference.protocol['reference_cache'] != evaluator.reference.protocol[
-      'reference_cache']
+  assert (
+    other.reference.protocol['reference_cache'] != evaluator.reference.protocol['reference_cache']
+  )
 
 
 # --------------------------------------------------------------------- runs and --mode eval
@@ -281,8 +289,11 @@ def test_eval_hook_writes_eval_scalars_during_training(trained_run):
   evals = [r for r in records if 'eval/samples/fid_classifier' in r]
   assert [r['step'] for r in evals] == [2, 3]  # Every `every` steps and at the end.
   for r in evals:
-    assert {'eval/samples/is_classifier', 'eval/samples/kid_classifier',
-            'eval/samples/kid_classifier_std'} <= set(r)
+    assert {
+      'eval/samples/is_classifier',
+      'eval/samples/kid_classifier',
+      'eval/samples/kid_classifier_std',
+    } <= set(r)
     assert np.isfinite(r['eval/samples/fid_classifier']) and r['eval/samples/fid_classifier'] > 0
   lines = [json.loads(l) for l in open(os.path.join(workdir, 'eval.jsonl'))]
   assert [l['step'] for l in lines] == [2, 3]

@@ -55,8 +55,8 @@ def test_failure_mid_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with files.atomic_open(path) as f:
       f.write(b'half of the new')
       f.flush()
-      assert len(_listing(tmp_path)) == 2            # The temporary is there meanwhile,
-      assert path.read_bytes() == b'old contents'    # and the destination untouched.
+      assert len(_listing(tmp_path)) == 2  # The temporary is there meanwhile,
+      assert path.read_bytes() == b'old contents'  # and the destination untouched.
       raise RuntimeError('disk on fire')
   assert path.read_bytes() == b'old contents'
   assert _listing(tmp_path) == ['out.bin']
@@ -112,10 +112,12 @@ def test_bad_mode_and_bad_open_arguments(tmp_path):
 
 def test_classifier_save_uses_it(tmp_path, monkeypatch):
   from gans.metrics import classifier as classifier_lib  # pylint: disable=g-import-not-at-top
+
   calls = []
   real = files.atomic_write_bytes
-  monkeypatch.setattr(files, 'atomic_write_bytes',
-                      lambda path, data: calls.append(path) or real(path, data))
+  monkeypatch.setattr(
+    files, 'atomic_write_bytes', lambda path, data: calls.append(path) or real(path, data)
+  )
   clf = classifier_lib.Classifier({'w': [1.0, 2.0]}, {'num_classes': 2})
   digest = classifier_lib.save(clf, str(tmp_path / 'c' / 'clf.msgpack'))
   assert calls == [str(tmp_path / 'c' / 'clf.msgpack')]

@@ -26,29 +26,35 @@ def test_gaussian_kl_by_hand():
   #   j = 2: m = 0, s^2 = 2 -> 1/2 (2 + 0 - 1 - log 2) = 1/2 - log(2) / 2.
   mean = jnp.array([[1.0, 0.0], [0.0, 0.0]])
   log_variance = jnp.array([[0.0, math.log(2.0)], [0.0, 0.0]])
-  np.testing.assert_allclose(lk.gaussian_kl(mean, log_variance),
-                             [1.0 - 0.5 * math.log(2.0), 0.0], rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(
+    lk.gaussian_kl(mean, log_variance), [1.0 - 0.5 * math.log(2.0), 0.0], rtol=1e-6, atol=1e-7
+  )
 
 
 def test_gaussian_densities_match_scipy_and_the_kl():
   rng = np.random.default_rng(0)
-  z = rng.normal(size=(3, 2, 5)).astype(np.float32)            # [K, N, L].
+  z = rng.normal(size=(3, 2, 5)).astype(np.float32)  # [K, N, L].
   mean = rng.normal(size=(2, 5)).astype(np.float32)
   log_variance = rng.normal(0.0, 0.5, size=(2, 5)).astype(np.float32)
   want = stats.norm.logpdf(z, mean, np.exp(0.5 * log_variance)).sum(-1)
   np.testing.assert_allclose(lk.gaussian_log_density(z, mean, log_variance), want, rtol=1e-5)
-  np.testing.assert_allclose(lk.standard_normal_log_density(z), stats.norm.logpdf(z).sum(-1),
-                             rtol=1e-5)
+  np.testing.assert_allclose(
+    lk.standard_normal_log_density(z), stats.norm.logpdf(z).sum(-1), rtol=1e-5
+  )
+
   # KL = E_q[log q(z) - log p(z)], by Monte Carlo over 200k reparameterized samples
   # (standard error of the mean ~ 0.005 nats here).
   @jax.jit
   def monte_carlo_kl(key):
     z = lk.gaussian_sample(key, mean, log_variance, 200_000)
     assert z.shape == (200_000, 2, 5)
-    return jnp.mean(lk.gaussian_log_density(z, mean, log_variance)
-                    - lk.standard_normal_log_density(z), axis=0)
-  np.testing.assert_allclose(monte_carlo_kl(jax.random.PRNGKey(0)),
-                             lk.gaussian_kl(mean, log_variance), atol=0.03)
+    return jnp.mean(
+      lk.gaussian_log_density(z, mean, log_variance) - lk.standard_normal_log_density(z), axis=0
+    )
+
+  np.testing.assert_allclose(
+    monte_carlo_kl(jax.random.PRNGKey(0)), lk.gaussian_kl(mean, log_variance), atol=0.03
+  )
 
 
 # ----------------------------------------------------------------------------- pixels
@@ -93,41 +99,61 @@ def _reference(dist, mean, scale):
 
 @jax.jit
 def _per_level_jit(centres, mean, log_scale):
-  return (lk.discretized_gaussian_log_likelihood(centres, mean, log_scale, event_ndims=0),
-          lk.discretized_logistic_log_likelihood(centres, mean, log_scale, event_ndims=0))
+  return (
+    lk.discretized_gaussian_log_likelihood(centres, mean, log_scale, event_ndims=0),
+    lk.discretized_logistic_log_likelihood(centres, mean, log_scale, event_ndims=0),
+  )
 
 
 @jax.jit
 def _gradients(centres, mean, log_scale):
   """Gradients of both likelihoods, summed over the levels, w.r.t. (mean, log_scale)."""
+
   def total(f):
     return lambda m, s: jnp.sum(f(centres, m, s, event_ndims=0))
 
-  return (jax.grad(total(lk.discretized_gaussian_log_likelihood), (0, 1))(mean, log_scale),
-          jax.grad(total(lk.discretized_logistic_log_likelihood), (0, 1))(mean, log_scale))
+  return (
+    jax.grad(total(lk.discretized_gaussian_log_likelihood), (0, 1))(mean, log_scale),
+    jax.grad(total(lk.discretized_logistic_log_likelihood), (0, 1))(mean, log_scale),
+  )
 
 
 def _all_finite_gradients(mean, scale):
-  grads = _gradients(jnp.asarray(CENTRES), jnp.full(256, mean, jnp.float32),
-                     jnp.full(256, math.log(scale), jnp.float32))
+  grads = _gradients(
+    jnp.asarray(CENTRES),
+    jnp.full(256, mean, jnp.float32),
+    jnp.full(256, math.log(scale), jnp.float32),
+  )
   return all(bool(np.all(np.isfinite(g))) for g in jax.tree.leaves(grads))
 
 
 def _per_level(likelihood, mean, scale):
   """log P of each of the 256 levels under `likelihood` ('gaussian' or 'logistic')."""
-  out = _per_level_jit(jnp.asarray(CENTRES), jnp.full(256, mean, jnp.float32),
-                       jnp.full(256, math.log(scale), jnp.float32))
+  out = _per_level_jit(
+    jnp.asarray(CENTRES),
+    jnp.full(256, mean, jnp.float32),
+    jnp.full(256, math.log(scale), jnp.float32),
+  )
   return out[['gaussian', 'logistic'].index(likelihood)]
 
+
 # (mean, scale): wide, narrow, at the edges, far outside [-1, 1], bins << scale.
-PAIRS = [(0.0, 1.0), (0.3, 0.05), (-0.9, 0.002), (0.99, 0.5), (0.0, 10.0), (0.5, 1e-4),
-         (-1.0, 3e-3), (1.7, 0.2), (0.2, 1e3)]
+PAIRS = [
+  (0.0, 1.0),
+  (0.3, 0.05),
+  (-0.9, 0.002),
+  (0.99, 0.5),
+  (0.0, 10.0),
+  (0.5, 1e-4),
+  (-1.0, 3e-3),
+  (1.7, 0.2),
+  (0.2, 1e3),
+]
 
 
 @pytest.mark.parametrize('mean,scale', PAIRS)
 def test_discretized_gaussian_sums_to_one_and_matches_scipy(mean, scale):
-  got = np.asarray(_per_level('gaussian', mean, scale),
-                   np.float64)
+  got = np.asarray(_per_level('gaussian', mean, scale), np.float64)
   want = _reference(stats.norm, mean, scale)
   assert np.all(np.isfinite(got)) and np.all(got <= 0)
   np.testing.assert_allclose(np.exp(got).sum(), 1.0, rtol=1e-5)
@@ -143,29 +169,35 @@ def test_discretized_gaussian_edge_bins_and_tails():
   mean, scale = 0.1, 0.3
   got = _per_level('gaussian', mean, scale)
   # The first bin is (-inf, -1 + 1/255], the last [1 - 1/255, inf).
-  np.testing.assert_allclose(got[0], stats.norm.logcdf((-1 + 1 / 255 - mean) / scale),
-                             rtol=1e-5)
-  np.testing.assert_allclose(got[255], stats.norm.logsf((1 - 1 / 255 - mean) / scale),
-                             rtol=1e-5)
+  np.testing.assert_allclose(got[0], stats.norm.logcdf((-1 + 1 / 255 - mean) / scale), rtol=1e-5)
+  np.testing.assert_allclose(got[255], stats.norm.logsf((1 - 1 / 255 - mean) / scale), rtol=1e-5)
   # 2000 scales out in either direction, and the gradients there, stay finite.
-  f = jax.jit(lambda x, m: lk.discretized_gaussian_log_likelihood(
-      x, m, jnp.full_like(m, math.log(1e-3)), event_ndims=0))
+  f = jax.jit(
+    lambda x, m: lk.discretized_gaussian_log_likelihood(
+      x, m, jnp.full_like(m, math.log(1e-3)), event_ndims=0
+    )
+  )
   x, m = jnp.array([1.0, -1.0, CENTRES[191]]), jnp.array([-1.0, 1.0, -1.5])
-  want = [stats.norm.logsf((1 - 1 / 255 + 1) / 1e-3), stats.norm.logcdf((-1 + 1 / 255 - 1) / 1e-3),
-          _reference(stats.norm, -1.5, 1e-3)[191]]
+  want = [
+    stats.norm.logsf((1 - 1 / 255 + 1) / 1e-3),
+    stats.norm.logcdf((-1 + 1 / 255 - 1) / 1e-3),
+    _reference(stats.norm, -1.5, 1e-3)[191],
+  ]
   np.testing.assert_allclose(f(x, m), want, rtol=1e-5)
   assert np.all(np.isfinite(jax.jit(jax.grad(lambda m: jnp.sum(f(x, m))))(m)))
   # Sum over the event axes of x [N, H, W, C], with leading sample axes [K, N, ...].
   xs = jnp.asarray(CENTRES[:24].reshape(2, 2, 2, 3))
-  out = jax.eval_shape(lk.discretized_gaussian_log_likelihood, xs, jnp.zeros((5,) + xs.shape),
-                       jnp.zeros(3))
+  out = jax.eval_shape(
+    lk.discretized_gaussian_log_likelihood, xs, jnp.zeros((5,) + xs.shape), jnp.zeros(3)
+  )
   assert out.shape == (5, 2)
   with pytest.raises(ValueError, match='u / 127.5 - 1'):
     lk.discretized_gaussian_log_likelihood(jnp.zeros((1, 2), jnp.uint8), 0.0, 0.0)
 
 
-@pytest.mark.parametrize('mean,scale', [(0.0, 0.5), (0.3, 0.01), (-0.99, 0.1), (0.2, 100.0),
-                                        (0.0, 1e7)])
+@pytest.mark.parametrize(
+  'mean,scale', [(0.0, 0.5), (0.3, 0.01), (-0.99, 0.1), (0.2, 100.0), (0.0, 1e7)]
+)
 def test_discretized_logistic_sums_to_one_and_matches_scipy(mean, scale):
   got = np.asarray(_per_level('logistic', mean, scale))
   want = _reference(stats.logistic, mean, scale)
@@ -180,11 +212,11 @@ def test_categorical_matches_a_manual_log_softmax():
   logits = rng.normal(0.0, 2.0, size=(3, 2, 2, 1, 256)).astype(np.float32)  # [K, N, ...].
   x = rng.integers(0, 256, size=(2, 2, 1)).astype(np.uint8)
   log_p = logits - sp_special.logsumexp(logits, axis=-1, keepdims=True)
-  want = np.take_along_axis(log_p, np.broadcast_to(x[..., None], (3, 2, 2, 1, 1)).astype(int),
-                            -1)[..., 0].sum(axis=(2, 3))
+  want = np.take_along_axis(log_p, np.broadcast_to(x[..., None], (3, 2, 2, 1, 1)).astype(int), -1)[
+    ..., 0
+  ].sum(axis=(2, 3))
   np.testing.assert_allclose(lk.categorical_log_likelihood(logits, x), want, rtol=1e-5)
-  bad = lk.categorical_log_likelihood(jnp.zeros((1, 3, 4)), jnp.array([[0, 4, -1]]),
-                                      event_ndims=0)
+  bad = lk.categorical_log_likelihood(jnp.zeros((1, 3, 4)), jnp.array([[0, 4, -1]]), event_ndims=0)
   assert np.isfinite(bad[0, 0]) and np.all(np.isnan(bad[0, 1:]))
   with pytest.raises(ValueError, match='integer x'):
     lk.categorical_log_likelihood(jnp.zeros((2, 4)), jnp.zeros(2))
@@ -211,13 +243,14 @@ def test_units():
   with pytest.raises(ValueError, match='num_dims'):
     lk.bits_per_dim(1.0, 0)
   with pytest.raises(ValueError, match='num_levels'):
-    lk.discretized_gaussian_log_likelihood(jnp.zeros((1, 1)), jnp.zeros((1, 1)),
-                                           jnp.zeros((1, 1)), num_levels=1)
+    lk.discretized_gaussian_log_likelihood(
+      jnp.zeros((1, 1)), jnp.zeros((1, 1)), jnp.zeros((1, 1)), num_levels=1
+    )
 
 
 # ------------------------------------------------------------- IWAE on a tiny VAE
 
-M = 50 * 200   # Samples per image: 200 groups of K = 50, 2000 of 5, 10000 of 1.
+M = 50 * 200  # Samples per image: 200 groups of K = 50, 2000 of 5, 10000 of 1.
 
 
 def test_iwae_of_a_random_vae_equals_the_elbo_at_k1_and_increases_with_k():
@@ -231,26 +264,32 @@ def test_iwae_of_a_random_vae_equals_the_elbo_at_k1_and_increases_with_k():
   @jax.jit
   def terms(key):
     mean, log_variance = encoder.apply(enc_vars, x)
-    z = lk.gaussian_sample(key, mean, log_variance, M)                     # [M, N, L]
+    z = lk.gaussian_sample(key, mean, log_variance, M)  # [M, N, L]
     logits = decoder.apply(dec_vars, z.reshape(-1, 4)).reshape((M,) + x.shape)
-    return (lk.bernoulli_log_likelihood(logits, x), lk.standard_normal_log_density(z),
-            lk.gaussian_log_density(z, mean, log_variance),
-            lk.gaussian_kl(mean, log_variance))
+    return (
+      lk.bernoulli_log_likelihood(logits, x),
+      lk.standard_normal_log_density(z),
+      lk.gaussian_log_density(z, mean, log_variance),
+      lk.gaussian_kl(mean, log_variance),
+    )
 
   log_px, log_pz, log_qz, kl = (np.asarray(t) for t in terms(k_z))
   assert log_px.shape == (M, 4) and kl.shape == (4,)
   # K = 1 on the same samples is the single-sample (Monte Carlo KL) ELBO, exactly.
-  np.testing.assert_array_equal(lk.iwae_bound(log_px[:1], log_pz[:1], log_qz[:1]),
-                                log_px[0] + log_pz[0] - log_qz[0])
+  np.testing.assert_array_equal(
+    lk.iwae_bound(log_px[:1], log_pz[:1], log_qz[:1]), log_px[0] + log_pz[0] - log_qz[0]
+  )
   # ELBO estimate with the analytic KL, and its standard error.
   elbo = log_px - kl
   elbo_mean, elbo_se = elbo.mean(0), elbo.std(0) / math.sqrt(M)
   means, ses = {}, {}
   grouped_bounds = jax.jit(jax.vmap(lk.iwae_bound))
   for k in (1, 5, 50):
-    bounds = np.asarray(grouped_bounds(*(t.reshape(M // k, k, -1)
-                                         for t in (log_px, log_pz, log_qz))))  # [M / K, N]
+    bounds = np.asarray(
+      grouped_bounds(*(t.reshape(M // k, k, -1) for t in (log_px, log_pz, log_qz)))
+    )  # [M / K, N]
     means[k], ses[k] = bounds.mean(0), bounds.std(0) / math.sqrt(M // k)
+
   # The estimates are means of independent groups, so each is within a few standard
   # errors (~0.03 nats here) of its expectation. Tolerance: 4 standard errors of the
   # difference of two estimates (one-sided, a false failure has probability ~3e-5 per

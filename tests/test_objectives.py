@@ -54,4 +54,4 @@ def test_gradient_penalty_of_quadratic_critic():
   eps = jax.random.uniform(key, (4, 1), jnp.float32)
   norms = np.sqrt(3.0) * np.asarray(eps[:, 0])
   gp = penalties.gradient_penalty(lambda x: 0.5 * jnp.sum(x**2, axis=1), real, fake, key)
-  np.testing.assert_allclose(gp, np.mean((norms - 1.0)**2), rtol=1e-5)
+  np.testing.assert_allclose(gp, np.mean((norms - 1.0) ** 2), rtol=1e-5)

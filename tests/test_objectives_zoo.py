@@ -45,15 +45,17 @@ def test_least_squares_chi2_coding():
 def test_soft_labels_enter_cross_entropy_and_least_squares():
   d, _ = losses.get('non_saturating')
   t_real, t_fake = jnp.array([0.9, 0.8]), jnp.array([0.1, 0.0])
-  want = (np.mean([0.9 * _sp(-2.0) + 0.1 * _sp(2.0), 0.8 * _sp(1.0) + 0.2 * _sp(-1.0)]) +
-          np.mean([0.1 * _sp(-0.5) + 0.9 * _sp(0.5), _sp(-3.0)]))
+  want = np.mean([0.9 * _sp(-2.0) + 0.1 * _sp(2.0), 0.8 * _sp(1.0) + 0.2 * _sp(-1.0)]) + np.mean(
+    [0.1 * _sp(-0.5) + 0.9 * _sp(0.5), _sp(-3.0)]
+  )
   np.testing.assert_allclose(d(REAL, FAKE, t_real, t_fake), want, rtol=1e-6)
   # Hard labels reproduce the plain loss.
   np.testing.assert_allclose(d(REAL, FAKE, 1.0, 0.0), d(REAL, FAKE), rtol=1e-7)
   # Least squares: label t means the target a + t (b - a); chi2 coding, t = 0.75 -> 0.5.
   d_ls, _ = losses.get('least_squares', '-1,1,0')
-  want = 0.5 * np.mean((np.array([2.0, -1.0]) - 0.5)**2) + 0.5 * np.mean(
-      (np.array([0.5, -3.0]) + 1.0)**2)
+  want = 0.5 * np.mean((np.array([2.0, -1.0]) - 0.5) ** 2) + 0.5 * np.mean(
+    (np.array([0.5, -3.0]) + 1.0) ** 2
+  )
   np.testing.assert_allclose(d_ls(REAL, FAKE, 0.75, 0.0), want, rtol=1e-6)
 
 
@@ -61,7 +63,7 @@ def test_r1_of_quadratic_discriminator():
   # D(x) = 1.5 ||x||^2 has gradient 3 x: R1 = 9 E||x||^2.
   x = jax.random.normal(jax.random.PRNGKey(0), (6, 3))
   r1 = penalties.r1_penalty(lambda v: 1.5 * jnp.sum(v**2, axis=1), x)
-  np.testing.assert_allclose(r1, 9.0 * np.mean(np.sum(np.asarray(x)**2, axis=1)), rtol=1e-5)
+  np.testing.assert_allclose(r1, 9.0 * np.mean(np.sum(np.asarray(x) ** 2, axis=1)), rtol=1e-5)
   # Images: the norm is over all of an example's pixels.
   w = jnp.arange(12.0).reshape(2, 2, 3)
   r1 = penalties.r1_penalty(lambda v: jnp.sum(v * w, axis=(1, 2, 3)), jnp.zeros((4, 2, 2, 3)))
@@ -80,27 +82,28 @@ def test_dragan_points_shape_and_statistics():
   np.testing.assert_allclose(delta.mean(), 0.25 * bound, rtol=0.05)
   assert np.corrcoef(delta[:, 0], delta[:, 1])[0, 1] > 0.3
   # A linear critic of gradient norm 5 everywhere: penalty (5 - 1)^2.
-  gp = penalties.dragan_penalty(lambda v: v @ jnp.array([3.0, 4.0]), real[:16],
-                                jax.random.PRNGKey(3))
+  gp = penalties.dragan_penalty(
+    lambda v: v @ jnp.array([3.0, 4.0]), real[:16], jax.random.PRNGKey(3)
+  )
   np.testing.assert_allclose(gp, 16.0, rtol=1e-5)
 
 
 def test_orthogonal_regularization():
   q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 6)))
-  params = {'dense': {'kernel': jnp.asarray(q[:, :4], jnp.float32),
-                      'bias': jnp.ones((4,))}}
+  params = {'dense': {'kernel': jnp.asarray(q[:, :4], jnp.float32), 'bias': jnp.ones((4,))}}
   np.testing.assert_allclose(penalties.orthogonal_regularization(params), 0.0, atol=1e-10)
   # W = [[1, 1], [0, 1]]: W^T W = [[1, 1], [1, 2]] -> off-diagonal squares 1 + 1 = 2;
   # column norms are not penalised (scaling a column keeps the value at 0).
   w = jnp.array([[1.0, 1.0], [0.0, 1.0]])
   np.testing.assert_allclose(penalties.orthogonal_regularization({'k': w}), 2.0, rtol=1e-6)
   np.testing.assert_allclose(
-      penalties.orthogonal_regularization({'k': jnp.diag(jnp.array([2.0, 5.0]))}), 0.0)
+    penalties.orthogonal_regularization({'k': jnp.diag(jnp.array([2.0, 5.0]))}), 0.0
+  )
   # A conv kernel [kh, kw, in, out] is flattened to [kh*kw*in, out].
   k = jax.random.normal(jax.random.PRNGKey(4), (3, 3, 2, 5))
   m = np.asarray(k).reshape(18, 5)
   gram = m.T @ m
-  want = np.sum((gram * (1 - np.eye(5)))**2)
+  want = np.sum((gram * (1 - np.eye(5))) ** 2)
   np.testing.assert_allclose(penalties.orthogonal_regularization({'conv': k}), want, rtol=1e-5)
 
 

@@ -32,7 +32,7 @@ def test_sample_mixture_matches_the_benchmark_data():
   x, modes = np.asarray(x).reshape(-1, 2), np.asarray(modes).ravel()
   np.testing.assert_allclose(np.std(x - means[modes]), sigma, rtol=0.03)
   counts = np.bincount(modes, minlength=25)
-  assert counts.min() > 300   # ~400 per mode.
+  assert counts.min() > 300  # ~400 per mode.
   # Real data scores as the metric's ideal: all modes, P(r < 3 sigma) = 1 - e^-4.5 in 2-D.
   cov = mode_coverage(x[:2500], means, sigma)
   assert cov['modes'] == 25
@@ -52,8 +52,9 @@ def test_vmapped_scanned_runs_equal_the_generic_step_run_alone():
   step = jax.jit(step_lib.make_train_step(config, g, d, g_tx, d_tx))
   for _ in range(4):
     key = jax.random.fold_in(jax.random.fold_in(state.key, toy_table._DATA_KEY), state.step)
-    x, y = toy_table.sample_mixture(key, (config.n_critic, config.batch_size),
-                                    jnp.asarray(runs.means), runs.sigma)
+    x, y = toy_table.sample_mixture(
+      key, (config.n_critic, config.batch_size), jnp.asarray(runs.means), runs.sigma
+    )
     state, _ = step(state, {'x': x, 'y': y})
   for a, b in zip(jax.tree.leaves(runs.states), jax.tree.leaves(state)):
     np.testing.assert_allclose(np.asarray(a)[1], np.asarray(b), rtol=2e-5, atol=1e-6)
@@ -65,8 +66,15 @@ def test_vmapped_scanned_runs_equal_the_generic_step_run_alone():
 
 def test_tiny_table_end_to_end(tmp_path, monkeypatch):
   monkeypatch.setattr(toy_table, 'toy_config', _shrunk_config)
-  table, rows = toy_table.run_table(datasets=('ring8',), methods=('gan', 'pacgan2'), seeds=2,
-                                    budget=TINY, chunk=3, out=str(tmp_path), log=lambda _: None)
+  table, rows = toy_table.run_table(
+    datasets=('ring8',),
+    methods=('gan', 'pacgan2'),
+    seeds=2,
+    budget=TINY,
+    chunk=3,
+    out=str(tmp_path),
+    log=lambda _: None,
+  )
   assert [r['method'] for r in rows] == ['gan', 'pacgan2']
   for r in rows:
     modes, hq, kl = (r['ours'][k][0] for k in ('modes', 'high_quality', 'reverse_kl'))
@@ -83,8 +91,10 @@ def test_tiny_table_end_to_end(tmp_path, monkeypatch):
 
 
 def test_summary_is_mean_and_standard_error():
-  runs = [dict(modes=6, high_quality=0.9, reverse_kl=0.2),
-          dict(modes=8, high_quality=0.8, reverse_kl=0.4)]
+  runs = [
+    dict(modes=6, high_quality=0.9, reverse_kl=0.2),
+    dict(modes=8, high_quality=0.8, reverse_kl=0.4),
+  ]
   s = toy_table.summarize(runs)
   np.testing.assert_allclose(s['modes'], (7.0, 1.0))
   np.testing.assert_allclose(s['high_quality'], (85.0, 5.0))

@@ -6,8 +6,10 @@ import gans
 def test_option_added_for_checked_jaxlib_only():
   env = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8'}
   flags = gans.xla_cpu_defaults(env, jaxlib_minor='0.10')
-  assert flags == ('--xla_force_host_platform_device_count=8 '
-                   '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution')
+  assert flags == (
+    '--xla_force_host_platform_device_count=8 '
+    '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'
+  )
   assert env['XLA_FLAGS'] == flags
   assert gans.xla_cpu_defaults({}, jaxlib_minor='0.99') == ''
 
@@ -24,6 +26,7 @@ def test_the_option_is_active_in_this_process():
   import os  # pylint: disable=g-import-not-at-top
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
   if gans._jaxlib_minor() not in gans.CHECKED_JAXLIB:
     return
   assert gans._YNN_OPTION in os.environ['XLA_FLAGS']

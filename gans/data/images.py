@@ -17,7 +17,7 @@ def resize(images, size):
   top, left = (h - side) // 2, (w - side) // 2
   out = np.empty((n, size, size, c), np.uint8)
   for i in range(n):
-    crop = images[i, top:top + side, left:left + side]
+    crop = images[i, top : top + side, left : left + side]
     img = Image.fromarray(crop[..., 0] if c == 1 else crop)
     img = img.resize((size, size), Image.Resampling.BILINEAR)
     out[i] = np.asarray(img).reshape(size, size, c)
@@ -44,7 +44,7 @@ def grid(images, rows=None):
   canvas = np.full((rows * (h + 1) + 1, cols * (w + 1) + 1, c), 255, np.uint8)
   for i in range(n):
     r, q = divmod(i, cols)
-    canvas[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + q * (w + 1):1 + q * (w + 1) + w] = images[i]
+    canvas[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = images[i]
   return canvas
 
 

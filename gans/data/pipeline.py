@@ -43,11 +43,14 @@ class Batches:
   `group` batches are consumed per item (n_critic discriminator steps per G step).
   """
 
-  def __init__(self, dataset, batch_size, seed, start=0, group=1,
-               process_index=0, process_count=1, prefetch=2):
+  def __init__(
+    self, dataset, batch_size, seed, start=0, group=1, process_index=0, process_count=1, prefetch=2
+  ):
     if batch_size % process_count:
-      raise ValueError(f'Global batch_size {batch_size} is not divisible by the '
-                       f'number of processes {process_count}.')
+      raise ValueError(
+        f'Global batch_size {batch_size} is not divisible by the '
+        f'number of processes {process_count}.'
+      )
     self.dataset = dataset
     self.batch_size = batch_size
     self.seed = seed
@@ -70,8 +73,9 @@ class Batches:
   def _load(self, first):
     xs, ys = [], []
     for position in range(first, first + self.group):
-      idx = batch_indices(position, self.batch_size, self.dataset.num_examples,
-                          self.seed, self._cache)[self._slice]
+      idx = batch_indices(
+        position, self.batch_size, self.dataset.num_examples, self.seed, self._cache
+      )[self._slice]
       x, y = self.dataset.get(idx)
       xs.append(x)
       ys.append(y)

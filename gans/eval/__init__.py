@@ -18,8 +18,8 @@ from gans.eval import likelihood
 from gans.eval import samples
 
 TYPES = {
-    'samples': samples.SampleEvaluator,
-    'likelihood': likelihood.LikelihoodEvaluator,
+  'samples': samples.SampleEvaluator,
+  'likelihood': likelihood.LikelihoodEvaluator,
 }
 
 
@@ -31,15 +31,18 @@ def build(config, exp, names=None):
       continue
     kind = fragment.get('type')
     if kind not in TYPES:
-      raise ValueError(f'config.evals.{name}.type={kind!r} is not an evaluator type; '
-                       f'known: {", ".join(TYPES)}.')
+      raise ValueError(
+        f'config.evals.{name}.type={kind!r} is not an evaluator type; known: {", ".join(TYPES)}.'
+      )
     fields = {k: v for k, v in fragment.items() if k != 'type'}
     if kind == 'likelihood':
       out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
     else:
       if exp.sample is None:
-        raise ValueError(f'config.evals.{name} (type samples): family '
-                         f'{config.get("family", "gan")!r} does not generate samples.')
+        raise ValueError(
+          f'config.evals.{name} (type samples): family '
+          f'{config.get("family", "gan")!r} does not generate samples.'
+        )
       out[name] = TYPES[kind](config, exp.dataset, fields, name)
   return out
 
@@ -54,13 +57,22 @@ class Hook:
   def __call__(self, state):
     results = dict(self.evaluator(self.exp, state))
     protocol = results.pop('protocol')
-    logging.info('eval %s at step %d (%.1f s): %s', self.name, protocol['step'],
-                 protocol['seconds'], ' '.join(f'{k} {v:.4g}' for k, v in results.items()))
+    logging.info(
+      'eval %s at step %d (%.1f s): %s',
+      self.name,
+      protocol['step'],
+      protocol['seconds'],
+      ' '.join(f'{k} {v:.4g}' for k, v in results.items()),
+    )
     if self.workdir and jax.process_index() == 0:
       os.makedirs(self.workdir, exist_ok=True)
       with open(os.path.join(self.workdir, 'eval.jsonl'), 'a') as f:
-        f.write(json.dumps(dict(step=protocol['step'], evaluator=self.name,
-                                metrics=results, protocol=protocol)) + '\n')
+        f.write(
+          json.dumps(
+            dict(step=protocol['step'], evaluator=self.name, metrics=results, protocol=protocol)
+          )
+          + '\n'
+        )
     return {f'eval/{self.name}/{k}': v for k, v in results.items()}
 
 
@@ -70,14 +82,15 @@ def hooks(config):
   They are built when the loop calls it, before training starts, so a missing
   weights file fails first.
   """
+
   def make(exp, workdir):
     scheduled = [n for n, f in config.get('evals', {}).items() if f.get('every', 0) > 0]
     built = build(config, exp, names=scheduled)
     return [Hook(name, ev, exp, workdir) for name, ev in built.items()]
+
   return make
 
 
 def evaluate(config, exp, state, num_samples=None, names=None):
   """{name: results} of every evaluator of config.evals (or `names`) on `state`."""
-  return {name: ev(exp, state, num_samples)
-          for name, ev in build(config, exp, names).items()}
+  return {name: ev(exp, state, num_samples) for name, ev in build(config, exp, names).items()}

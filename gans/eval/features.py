@@ -33,6 +33,7 @@ class FeatureNetwork:
   `input_shape` (H, W, C) the network requires, or None (any size); `cache_id` names
   the exact weights in reference-cache keys; `protocol` is recorded with every number.
   """
+
   name: str
   apply: Callable | None
   variables: Any
@@ -49,8 +50,10 @@ class FeatureNetwork:
 
   def check_input(self, shape):
     if self.input_shape is not None and tuple(shape) != tuple(self.input_shape):
-      raise ValueError(f'The {self.name} feature network takes images of shape '
-                       f'{tuple(self.input_shape)}, got {tuple(shape)}.')
+      raise ValueError(
+        f'The {self.name} feature network takes images of shape '
+        f'{tuple(self.input_shape)}, got {tuple(shape)}.'
+      )
 
   def features(self, batches):
     """Features of host uint8 batches, sharded over the local devices on the batch axis.
@@ -95,8 +98,9 @@ class FeatureNetwork:
 
 
 def points_network():
-  return FeatureNetwork('points', None, None, None, dict(feature_network='points'), 'points',
-                        has_logits=False)
+  return FeatureNetwork(
+    'points', None, None, None, dict(feature_network='points'), 'points', has_logits=False
+  )
 
 
 def _inception_apply(variables, images):
@@ -112,17 +116,23 @@ def inception_network(weights_path=None):
   FileNotFoundError saying where to get the weights.
   """
   extractor = inception.load(weights_path or None)
-  protocol = dict(feature_network='inception', inception_weights=extractor.weights_path,
-                  inception_sha256=extractor.sha256,
-                  official_weights=bool(extractor.is_official_weights))
+  protocol = dict(
+    feature_network='inception',
+    inception_weights=extractor.weights_path,
+    inception_sha256=extractor.sha256,
+    official_weights=bool(extractor.is_official_weights),
+  )
   cache_id = f'inception-{(extractor.sha256 or _file_id(extractor.weights_path))[:16]}'
-  return FeatureNetwork('inception', _inception_apply, extractor.variables, None, protocol,
-                        cache_id)
+  return FeatureNetwork(
+    'inception', _inception_apply, extractor.variables, None, protocol, cache_id
+  )
 
 
 def _file_id(path):
   st = os.stat(path)
-  return hashlib.sha256(f'{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}'.encode()).hexdigest()
+  return hashlib.sha256(
+    f'{os.path.abspath(path)}:{st.st_size}:{st.st_mtime_ns}'.encode()
+  ).hexdigest()
 
 
 def classifier_network(clf, stacked=False):
@@ -137,8 +147,14 @@ def classifier_network(clf, stacked=False):
     apply = stacked_mnist.per_channel(clf.apply)
     shape = shape[:2] + (3,)
     protocol['stacked_channels'] = 3
-  return FeatureNetwork('classifier', apply, clf.params, shape, protocol,
-                        f'classifier-{clf.sha256[:16]}' + ('-stacked' if stacked else ''))
+  return FeatureNetwork(
+    'classifier',
+    apply,
+    clf.params,
+    shape,
+    protocol,
+    f'classifier-{clf.sha256[:16]}' + ('-stacked' if stacked else ''),
+  )
 
 
 def load_classifier(opts, dataset_name, image_size, data_dir=''):
@@ -162,9 +178,10 @@ def feature_network(opts, config, dataset=None):
     return inception_network(opts.inception_weights or None)
   if opts.features == 'classifier':
     stacked = name == stacked_mnist.NAME
-    clf = load_classifier(opts, stacked_mnist.DIGITS if stacked else name, config.image_size,
-                          config.get('data_dir', ''))
+    clf = load_classifier(
+      opts, stacked_mnist.DIGITS if stacked else name, config.image_size, config.get('data_dir', '')
+    )
     return classifier_network(clf, stacked=stacked)
-  raise ValueError(f"config.evals.<name>.features={opts.features!r}: use 'classifier' or 'inception'.")
-
-
+  raise ValueError(
+    f"config.evals.<name>.features={opts.features!r}: use 'classifier' or 'inception'."
+  )

@@ -29,8 +29,10 @@ def options(fragment=None, name='likelihood'):
   values = configs.likelihood_eval().to_dict()
   for key, value in (fragment or {}).items():
     if key not in values:
-      raise ValueError(f'Unknown field {key!r} in config.evals.{name} (type likelihood); '
-                       f'known: {", ".join(sorted(values))}.')
+      raise ValueError(
+        f'Unknown field {key!r} in config.evals.{name} (type likelihood); '
+        f'known: {", ".join(sorted(values))}.'
+      )
     values[key] = value
   return ml_collections.ConfigDict(values)
 
@@ -44,11 +46,15 @@ class LikelihoodEvaluator:
     self.opts = options(fragment, name)
     self.every = int(self.opts.every)
     if exp is not None and exp.likelihood is None:
-      raise ValueError(f'config.evals.{name}: family {config.get("family", "gan")!r} '
-                       f'has no likelihood; remove the evaluator or use type samples.')
+      raise ValueError(
+        f'config.evals.{name}: family {config.get("family", "gan")!r} '
+        f'has no likelihood; remove the evaluator or use type samples.'
+      )
     if self.opts.split == config.get('train_split', 'train'):
-      raise ValueError(f'config.evals.{name}.split={self.opts.split!r} is the training '
-                       f'split; a held-out log-likelihood needs another one.')
+      raise ValueError(
+        f'config.evals.{name}.split={self.opts.split!r} is the training '
+        f'split; a held-out log-likelihood needs another one.'
+      )
     self.heldout = data.load(config, split=self.opts.split)
     n = self.heldout.num_examples
     self.num = min(int(self.opts.num_examples) or n, n)
@@ -75,10 +81,16 @@ class LikelihoodEvaluator:
     for k, total in sums.items():
       values[k] = total / self.num
       values[f'{k}_bits_per_dim'] = total / self.num / (dims * math.log(2.0))
-    protocol = dict(dataset=self.heldout.name, split=self.opts.split,
-                    num_examples=self.num, dims=dims, seed=int(self.opts.seed),
-                    ema=bool(self.opts.use_ema and state.ema), step=int(state.step),
-                    units='nats per example; bits per dimension',
-                    seconds=round(time.time() - start, 2))
+    protocol = dict(
+      dataset=self.heldout.name,
+      split=self.opts.split,
+      num_examples=self.num,
+      dims=dims,
+      seed=int(self.opts.seed),
+      ema=bool(self.opts.use_ema and state.ema),
+      step=int(state.step),
+      units='nats per example; bits per dimension',
+      seconds=round(time.time() - start, 2),
+    )
     protocol.update(exp.protocol)
     return dict(values, protocol=protocol)

@@ -33,9 +33,10 @@ reference_computations = collections.Counter()
 @dataclasses.dataclass
 class Reference:
   """Features of the real set: samples (KID, precision/recall...), moments (FID), p(y)."""
-  features: np.ndarray          # [M, D] float32
-  mu: np.ndarray                # [D] float64
-  sigma: np.ndarray             # [D, D] float64
+
+  features: np.ndarray  # [M, D] float32
+  mu: np.ndarray  # [D] float64
+  sigma: np.ndarray  # [D, D] float64
   mean_probs: np.ndarray | None  # [K] float64: mean softmax over the real set
   protocol: dict
 
@@ -58,8 +59,9 @@ def reference_dataset(opts, config, dataset=None):
   name = dataset.name if dataset is not None else config.dataset
   if name == stacked_mnist.NAME:
     if split != 'train':
-      raise ValueError(f"Dataset {name!r} has only the 'train' split; got "
-                       f'reference_split={split!r}.')
+      raise ValueError(
+        f"Dataset {name!r} has only the 'train' split; got reference_split={split!r}."
+      )
     return dataset if dataset is not None else data.load(config)
   return data.load(config, split=split)
 
@@ -77,7 +79,7 @@ def reference_indices(opts, dataset):
 
 def _image_batches(dataset, indices, batch_size):
   for i in range(0, len(indices), batch_size):
-    x, _ = dataset.get(indices[i:i + batch_size])
+    x, _ = dataset.get(indices[i : i + batch_size])
     yield image_lib.to_uint8(x) if dataset.is_image else x
 
 
@@ -85,20 +87,32 @@ def reference_statistics(opts, config, net, dataset=None):
   """Features of the reference set through `net`, cached in a file on first use."""
   dataset = reference_dataset(opts, config, dataset)
   indices = reference_indices(opts, dataset)
-  protocol = dict(dataset=dataset.name, reference_split=opts.reference_split,
-                  num_real=int(len(indices)), real_example_shape=list(dataset.example_shape))
+  protocol = dict(
+    dataset=dataset.name,
+    reference_split=opts.reference_split,
+    num_real=int(len(indices)),
+    real_example_shape=list(dataset.example_shape),
+  )
   feature_batch = opts.batch_size or 500
   if net.apply is None:  # Raw points: nothing worth caching.
     feats = net.features(_image_batches(dataset, indices, feature_batch))['features']
     return Reference(feats, *moments(feats), None, protocol)
   head = next(_image_batches(dataset, indices[:8], 8))
-  key = dict(format=REFERENCE_FORMAT, dataset=dataset.name, split=opts.reference_split,
-             num_examples=dataset.num_examples, shape=list(dataset.example_shape),
-             num_reference=int(len(indices)), network=net.cache_id,
-             head=hashlib.sha256(np.ascontiguousarray(head).tobytes()).hexdigest()[:16])
+  key = dict(
+    format=REFERENCE_FORMAT,
+    dataset=dataset.name,
+    split=opts.reference_split,
+    num_examples=dataset.num_examples,
+    shape=list(dataset.example_shape),
+    num_reference=int(len(indices)),
+    network=net.cache_id,
+    head=hashlib.sha256(np.ascontiguousarray(head).tobytes()).hexdigest()[:16],
+  )
   digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-  filename = (f'{dataset.name}_{opts.reference_split}_{"x".join(map(str, dataset.example_shape))}'
-              f'_{net.name}_{len(indices)}_{digest}.npz')
+  filename = (
+    f'{dataset.name}_{opts.reference_split}_{"x".join(map(str, dataset.example_shape))}'
+    f'_{net.name}_{len(indices)}_{digest}.npz'
+  )
   path = os.path.join(features_lib.cache_dir(opts), 'references', filename)
   protocol['reference_cache'] = path
   if os.path.exists(path):
@@ -114,9 +128,13 @@ def reference_statistics(opts, config, net, dataset=None):
   with files.atomic_open(path, 'wb') as f:
     np.savez(f, **arrays)
   reference_computations[filename] += 1
-  logging.info('Reference statistics of %s/%s (%d examples, %s features) in %.1f s, cached '
-               'in %s', dataset.name, opts.reference_split, len(indices), net.name,
-               time.time() - start, path)
+  logging.info(
+    'Reference statistics of %s/%s (%d examples, %s features) in %.1f s, cached in %s',
+    dataset.name,
+    opts.reference_split,
+    len(indices),
+    net.name,
+    time.time() - start,
+    path,
+  )
   return Reference(out['features'], mu, sigma, arrays.get('mean_probs'), protocol)
-
-

@@ -50,8 +50,15 @@ from gans.eval import features as features_lib
 from gans.eval import reference as reference_lib
 from gans.train import experiment as experiment_lib
 
-IMAGE_METRICS = ('fid', 'is', 'kid', 'precision_recall', 'density_coverage', 'mode_score',
-                 'mode_count')
+IMAGE_METRICS = (
+  'fid',
+  'is',
+  'kid',
+  'precision_recall',
+  'density_coverage',
+  'mode_score',
+  'mode_count',
+)
 POINT_METRICS = ('fid', 'kid', 'precision_recall', 'density_coverage', 'mode_coverage')
 
 
@@ -60,8 +67,10 @@ def options(fragment=None, name='samples'):
   values = configs.sample_eval().to_dict()
   for key, value in (fragment or {}).items():
     if key not in values:
-      raise ValueError(f'Unknown field {key!r} in config.evals.{name} (type samples); '
-                       f'known: {", ".join(sorted(values))}.')
+      raise ValueError(
+        f'Unknown field {key!r} in config.evals.{name} (type samples); '
+        f'known: {", ".join(sorted(values))}.'
+      )
     values[key] = value
   values['metrics'] = tuple(parse_metrics(values['metrics'], name))
   return ml_collections.ConfigDict(values)
@@ -74,8 +83,9 @@ def parse_metrics(value, name='samples'):
   known = sorted(set(IMAGE_METRICS) | set(POINT_METRICS))
   for n in names:
     if n not in known:
-      raise ValueError(f'Unknown metric {n!r} in config.evals.{name}.metrics; known: '
-                       f'{", ".join(known)}.')
+      raise ValueError(
+        f'Unknown metric {n!r} in config.evals.{name}.metrics; known: {", ".join(known)}.'
+      )
   return names
 
 
@@ -92,19 +102,23 @@ def compute_metrics(names, net, real, fake, opts, dataset_extra=None):
   for name in names:
     allowed = IMAGE_METRICS if net.has_logits else POINT_METRICS
     if name not in allowed:
-      raise ValueError(f'Metric {name!r} is not available in the {net.name!r} feature space '
-                       f'(available: {", ".join(allowed)}).')
+      raise ValueError(
+        f'Metric {name!r} is not available in the {net.name!r} feature space '
+        f'(available: {", ".join(allowed)}).'
+      )
   for name in names:
     if name == 'fid':
       values[net.key('fid')] = metrics_lib.frechet_distance_from_stats(
-          real.mu, real.sigma, *reference_lib.moments(f))
+        real.mu, real.sigma, *reference_lib.moments(f)
+      )
     elif name == 'is':
       mean, std = metrics_lib.inception_score(logits, splits=opts.is_splits)
       values[net.key('is')], values[net.key('is', std=True)] = mean, std
       protocol['is_splits'] = opts.is_splits
     elif name == 'kid':
       mean, std = metrics_lib.kernel_inception_distance(
-          real.features, f, num_subsets=opts.kid_subsets, subset_size=opts.kid_subset_size)
+        real.features, f, num_subsets=opts.kid_subsets, subset_size=opts.kid_subset_size
+      )
       values[net.key('kid')], values[net.key('kid', std=True)] = mean, std
       protocol['kid_subsets'] = opts.kid_subsets
       protocol['kid_subset_size'] = min(opts.kid_subset_size, len(real.features), len(f))
@@ -117,8 +131,9 @@ def compute_metrics(names, net, real, fake, opts, dataset_extra=None):
       values[net.key('density')], values[net.key('coverage')] = dc['density'], dc['coverage']
       protocol['density_coverage_k'] = opts.density_coverage_k
     elif name == 'mode_score':
-      values[net.key('mode_score')] = metrics_lib.mode_score(reference_lib.softmax(logits),
-                                                             real.mean_probs[None])
+      values[net.key('mode_score')] = metrics_lib.mode_score(
+        reference_lib.softmax(logits), real.mean_probs[None]
+      )
     elif name == 'mode_count':
       counts = np.bincount(np.argmax(logits, axis=1), minlength=logits.shape[1])
       values[net.key('modes')] = float(np.count_nonzero(counts))
@@ -129,8 +144,9 @@ def compute_metrics(names, net, real, fake, opts, dataset_extra=None):
       if 'means' not in extra:
         raise ValueError('mode_coverage needs a toy dataset with known modes (ring8, grid25).')
       mc = metrics_lib.mode_coverage(f, extra['means'], extra['sigma'])
-      values.update(modes=float(mc['modes']), high_quality=mc['high_quality'],
-                    reverse_kl=mc['reverse_kl'])
+      values.update(
+        modes=float(mc['modes']), high_quality=mc['high_quality'], reverse_kl=mc['reverse_kl']
+      )
       protocol['mode_coverage'] = dict(num_modes=len(extra['means']), threshold_sigmas=3.0)
   return {k: float(v) for k, v in values.items()}, protocol
 
@@ -157,12 +173,12 @@ class SampleEvaluator:
     for name in self.opts.metrics:
       if name not in allowed:
         raise ValueError(
-            f'Metric {name!r} in config.evals.{self.name}.metrics does not apply to dataset '
-            f'{self.dataset.name!r} ({"images" if self.dataset.is_image else "2-D points"}); '
-            f'available: {", ".join(allowed)}.')
+          f'Metric {name!r} in config.evals.{self.name}.metrics does not apply to dataset '
+          f'{self.dataset.name!r} ({"images" if self.dataset.is_image else "2-D points"}); '
+          f'available: {", ".join(allowed)}.'
+        )
     self.net = features_lib.feature_network(self.opts, config, self.dataset)
-    self.reference = reference_lib.reference_statistics(self.opts, config, self.net,
-                                                        self.dataset)
+    self.reference = reference_lib.reference_statistics(self.opts, config, self.net, self.dataset)
 
   def __call__(self, exp, state, num_samples=None):
     """Generates `num_samples` (default the evaluator's num_samples) and computes the metrics.
@@ -173,24 +189,32 @@ class SampleEvaluator:
     num = int(num_samples or opts.num_samples)
     start = time.time()
     gen_batch = opts.batch_size or exp.config.batch_size
-    batches = experiment_lib.generated_batches(exp, state, num, seed=opts.seed,
-                                               batch_size=gen_batch, use_ema=opts.use_ema)
+    batches = experiment_lib.generated_batches(
+      exp, state, num, seed=opts.seed, batch_size=gen_batch, use_ema=opts.use_ema
+    )
     if self.dataset.is_image:
       batches = (image_lib.to_uint8(b) for b in batches)
     fake = self.net.features(batches)
-    values, metric_protocol = compute_metrics(opts.metrics, self.net, self.reference, fake,
-                                              opts, self.dataset.extra)
+    values, metric_protocol = compute_metrics(
+      opts.metrics, self.net, self.reference, fake, opts, self.dataset.extra
+    )
     logits = fake.get('logits')
     if exp.num_classes and logits is not None and logits.shape[1] == exp.num_classes:
       # Conditional generators: how often the feature network's class is the one asked
       # for (generated sample i has label i mod K; experiment.generated_batches).
       asked = np.arange(len(logits)) % exp.num_classes
       values[self.net.key('class_accuracy')] = float(np.mean(logits.argmax(1) == asked))
-    protocol = dict(self.net.protocol, **self.reference.protocol, num_fake=num,
-                    fake_seed=opts.seed, ema=bool(opts.use_ema and state.ema),
-                    truncation=float(exp.config.get('truncation', 0.0)),
-                    class_balanced=bool(exp.num_classes), step=int(state.step),
-                    **metric_protocol)
+    protocol = dict(
+      self.net.protocol,
+      **self.reference.protocol,
+      num_fake=num,
+      fake_seed=opts.seed,
+      ema=bool(opts.use_ema and state.ema),
+      truncation=float(exp.config.get('truncation', 0.0)),
+      class_balanced=bool(exp.num_classes),
+      step=int(state.step),
+      **metric_protocol,
+    )
     if self.dataset.is_image:
       protocol['images'] = 'quantized to uint8 before feature extraction'
     protocol['seconds'] = round(time.time() - start, 2)
@@ -205,12 +229,13 @@ def evaluate_images(real_images, fake_images, net, metric_names, opts=None):
   opts = options(opts or {})
   names = parse_metrics(metric_names)
   batch = opts.batch_size or 500
-  split = lambda x: (x[i:i + batch] for i in range(0, len(x), batch))
+  split = lambda x: (x[i : i + batch] for i in range(0, len(x), batch))
   real = net.features(split(real_images))
   mu, sigma = reference_lib.moments(real['features'])
   mean_probs = reference_lib.softmax(real['logits']).mean(0) if 'logits' in real else None
   reference = reference_lib.Reference(real['features'], mu, sigma, mean_probs, {})
   fake = net.features(split(fake_images))
   values, protocol = compute_metrics(names, net, reference, fake, opts)
-  return values, dict(net.protocol, num_real=len(real_images), num_fake=len(fake_images),
-                      **protocol)
+  return values, dict(
+    net.protocol, num_real=len(real_images), num_fake=len(fake_images), **protocol
+  )

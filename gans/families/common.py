@@ -29,8 +29,12 @@ def jit_step(step_fn, mesh):
   """jit of `step(state, batch) -> (state, metrics)`: state replicated and donated,
   batch [group, B, ...] split over the 'data' axis on B."""
   replicated = parallel.replicated(mesh)
-  return jax.jit(step_fn, in_shardings=(replicated, parallel.batch_sharding(mesh, 1)),
-                 out_shardings=(replicated, replicated), donate_argnums=0)
+  return jax.jit(
+    step_fn,
+    in_shardings=(replicated, parallel.batch_sharding(mesh, 1)),
+    out_shardings=(replicated, replicated),
+    donate_argnums=0,
+  )
 
 
 def jit_init(init_fn, mesh):
@@ -58,7 +62,7 @@ def pairs_grid(originals, reconstructions):
   n = (len(a) // cols) * cols or len(a)
   rows = []
   for i in range(0, n, cols):
-    rows += [a[i:i + cols], b[i:i + cols]]
+    rows += [a[i : i + cols], b[i : i + cols]]
   return image_grid(np.concatenate(rows), rows=len(rows))
 
 
@@ -88,10 +92,11 @@ def init_state(seed, models, tx=None):
   init_key, key = jax.random.split(jax.random.PRNGKey(seed))
   keys = jax.random.split(init_key, len(models))
   txs = tx if isinstance(tx, dict) else {name: tx for name in models}
-  out = {name: state_lib.init_model(module, k, *args, tx=txs[name])
-         for k, (name, (module, args)) in zip(keys, models.items())}
-  return state_lib.TrainState(step=jnp.zeros((), jnp.int32), key=key, models=out, ema={},
-                              extras={})
+  out = {
+    name: state_lib.init_model(module, k, *args, tx=txs[name])
+    for k, (name, (module, args)) in zip(keys, models.items())
+  }
+  return state_lib.TrainState(step=jnp.zeros((), jnp.int32), key=key, models=out, ema={}, extras={})
 
 
 def apply_gradients(state, grads, tx, collections):
@@ -104,12 +109,19 @@ def apply_gradients(state, grads, tx, collections):
     m = state.models[name]
     t = tx[name] if isinstance(tx, dict) else tx
     updates, opt_state = t.update(g, m.opt_state, m.params)
-    state = state.replace_model(name, params=optax.apply_updates(m.params, updates),
-                                opt_state=opt_state, collections=collections[name])
+    state = state.replace_model(
+      name,
+      params=optax.apply_updates(m.params, updates),
+      opt_state=opt_state,
+      collections=collections[name],
+    )
   return state
 
 
 def zeros_inputs(example_shape, latent_dim, n=2):
   """(x, y, z) zeros to initialize image, label and latent inputs."""
-  return (jnp.zeros((n,) + tuple(example_shape), jnp.float32), jnp.zeros((n,), jnp.int32),
-          jnp.zeros((n, latent_dim), jnp.float32))
+  return (
+    jnp.zeros((n,) + tuple(example_shape), jnp.float32),
+    jnp.zeros((n,), jnp.int32),
+    jnp.zeros((n, latent_dim), jnp.float32),
+  )

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 try:
-  _enable_x64 = jax.enable_x64   # A context manager in recent JAX (0.10 here).
+  _enable_x64 = jax.enable_x64  # A context manager in recent JAX (0.10 here).
 except AttributeError:  # Older JAX.
   from jax.experimental import enable_x64 as _enable_x64  # pylint: disable=g-import-not-at-top
 
@@ -42,12 +42,12 @@ def _as_matrix(x, name):
   """Validated 2-D real array, in its own dtype (converted to float64 chunk-wise)."""
   x = np.asarray(x)
   if x.dtype.kind not in 'biuf':
-    raise ValueError(f'{name} must be a real numeric array; got dtype {x.dtype} '
-                     f'(shape {x.shape})')
+    raise ValueError(f'{name} must be a real numeric array; got dtype {x.dtype} (shape {x.shape})')
   if x.ndim != 2:
     raise ValueError(
-        f'{name} must be a 2-D array [num, D] (flatten images with '
-        f'x.reshape(len(x), -1)); got shape {x.shape}')
+      f'{name} must be a 2-D array [num, D] (flatten images with '
+      f'x.reshape(len(x), -1)); got shape {x.shape}'
+    )
   if x.shape[0] == 0 or x.shape[1] == 0:
     raise ValueError(f'{name} must be non-empty; got shape {x.shape}')
   if not np.all(np.isfinite(x)):
@@ -60,11 +60,13 @@ def _check_inputs(samples, points, samples_name, points_name, chunk_size):
   points = _as_matrix(points, points_name)
   if samples.shape[1] != points.shape[1]:
     raise ValueError(
-        f'{samples_name} and {points_name} must have the same dimension D; got '
-        f'{samples_name} shape {samples.shape} and {points_name} shape '
-        f'{points.shape}')
-  if isinstance(chunk_size, bool) or not isinstance(
-      chunk_size, (int, np.integer)) or chunk_size < 1:
+      f'{samples_name} and {points_name} must have the same dimension D; got '
+      f'{samples_name} shape {samples.shape} and {points_name} shape '
+      f'{points.shape}'
+    )
+  if (
+    isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1
+  ):
     raise ValueError(f'chunk_size must be a positive int; got {chunk_size!r}')
   return samples, points
 
@@ -73,8 +75,7 @@ def _check_sigma(sigma, name='sigma'):
   try:
     value = float(sigma)
   except (TypeError, ValueError):
-    raise ValueError(
-        f'{name} must be a positive finite scalar; got {sigma!r}') from None
+    raise ValueError(f'{name} must be a positive finite scalar; got {sigma!r}') from None
   if not (math.isfinite(value) and value > 0):
     raise ValueError(f'{name} must be a positive finite scalar; got {sigma!r}')
   return value
@@ -99,21 +100,19 @@ def _block_log_sum_exp(points, sample_blocks, valid, neg_inv_two_var):
   def body(carry, block):
     running_max, running_sum = carry
     samples, mask = block
-    sq = (points_sq[:, None] + jnp.sum(samples * samples, axis=1)[None, :]
-          - 2.0 * points @ samples.T)
+    sq = points_sq[:, None] + jnp.sum(samples * samples, axis=1)[None, :] - 2.0 * points @ samples.T
     sq = jnp.maximum(sq, 0.0)  # The expansion can round slightly below 0.
-    e = neg_inv_two_var[:, None, None] * sq[None]                # [S, C, C]
+    e = neg_inv_two_var[:, None, None] * sq[None]  # [S, C, C]
     e = jnp.where(mask[None, None, :], e, -jnp.inf)
     new_max = jnp.maximum(running_max, jnp.max(e, axis=2))
-    running_sum = (running_sum * jnp.exp(running_max - new_max)
-                   + jnp.sum(jnp.exp(e - new_max[..., None]), axis=2))
+    running_sum = running_sum * jnp.exp(running_max - new_max) + jnp.sum(
+      jnp.exp(e - new_max[..., None]), axis=2
+    )
     return (new_max, running_sum), None
 
   shape = (neg_inv_two_var.shape[0], points.shape[0])
-  init = (jnp.full(shape, -jnp.inf, points.dtype),
-          jnp.zeros(shape, points.dtype))
-  (running_max, running_sum), _ = jax.lax.scan(
-      body, init, (sample_blocks, valid))
+  init = (jnp.full(shape, -jnp.inf, points.dtype), jnp.zeros(shape, points.dtype))
+  (running_max, running_sum), _ = jax.lax.scan(body, init, (sample_blocks, valid))
   return running_max + jnp.log(running_sum)
 
 
@@ -138,17 +137,15 @@ def _log_likelihoods(samples, points, sigmas, chunk_size):
     neg_inv_two_var = jnp.asarray(-0.5 / sigmas**2)
     chunk = np.zeros((chunk_m, dim))
     for start in range(0, len(points), chunk_m):
-      rows = points[start:start + chunk_m]
-      chunk[:len(rows)] = rows - centre   # Padding rows (last chunk) are ignored.
-      lse = _block_log_sum_exp(jnp.asarray(chunk), sample_blocks, valid,
-                               neg_inv_two_var)
-      out[:, start:start + len(rows)] = np.asarray(lse)[:, :len(rows)]
+      rows = points[start : start + chunk_m]
+      chunk[: len(rows)] = rows - centre  # Padding rows (last chunk) are ignored.
+      lse = _block_log_sum_exp(jnp.asarray(chunk), sample_blocks, valid, neg_inv_two_var)
+      out[:, start : start + len(rows)] = np.asarray(lse)[:, : len(rows)]
   # log N and the Gaussian normaliser (D/2) log(2 pi sigma^2).
   return out - math.log(n) - 0.5 * dim * np.log(2 * np.pi * sigmas**2)[:, None]
 
 
-def parzen_log_likelihood(samples, points, sigma,
-                          chunk_size=DEFAULT_CHUNK_SIZE):
+def parzen_log_likelihood(samples, points, sigma, chunk_size=DEFAULT_CHUNK_SIZE):
   """Mean Parzen-window log-likelihood of ``points`` and its standard error.
 
   The protocol of Goodfellow et al. 2014 ("Generative Adversarial Nets", Table 1;
@@ -205,15 +202,13 @@ def parzen_log_likelihood(samples, points, sigma,
       non-finite, or with different D (the message names the argument and its shape); ``sigma`` not
       a positive finite scalar; ``chunk_size`` not a positive int.
   """
-  samples, points = _check_inputs(samples, points, 'samples', 'points',
-                                  chunk_size)
+  samples, points = _check_inputs(samples, points, 'samples', 'points', chunk_size)
   sigma = _check_sigma(sigma)
   ll = _log_likelihoods(samples, points, [sigma], chunk_size)[0]
   return float(ll.mean()), float(ll.std() / math.sqrt(len(ll)))
 
 
-def select_parzen_sigma(samples, validation_points, sigmas=None,
-                        chunk_size=DEFAULT_CHUNK_SIZE):
+def select_parzen_sigma(samples, validation_points, sigmas=None, chunk_size=DEFAULT_CHUNK_SIZE):
   """Chooses the Parzen bandwidth by mean log-likelihood on a validation set.
 
   As in Goodfellow et al. 2014 (``cross_validate_sigma`` in ``parzen_ll.py`` of
@@ -246,17 +241,17 @@ def select_parzen_sigma(samples, validation_points, sigmas=None,
       empty, not 1-D, or with a value that is not positive and finite.
   """
   samples, validation_points = _check_inputs(
-      samples, validation_points, 'samples', 'validation_points', chunk_size)
+    samples, validation_points, 'samples', 'validation_points', chunk_size
+  )
   grid = DEFAULT_SIGMAS if sigmas is None else sigmas
   try:
-    grid = [float(s) for s in np.asarray(grid, np.float64).reshape(-1)] if (
-        np.ndim(grid) == 1) else None
+    grid = (
+      [float(s) for s in np.asarray(grid, np.float64).reshape(-1)] if (np.ndim(grid) == 1) else None
+    )
   except (TypeError, ValueError):
     grid = None
   if not grid:
-    raise ValueError(
-        f'sigmas must be a non-empty 1-D sequence of positive values; got '
-        f'{sigmas!r}')
+    raise ValueError(f'sigmas must be a non-empty 1-D sequence of positive values; got {sigmas!r}')
   for s in grid:
     _check_sigma(s, 'sigmas')
   ll = _log_likelihoods(samples, validation_points, grid, chunk_size)
@@ -264,7 +259,9 @@ def select_parzen_sigma(samples, validation_points, sigmas=None,
   best = int(np.argmax(means))
   if len(grid) > 1 and grid[best] in (min(grid), max(grid)):
     warnings.warn(
-        f'select_parzen_sigma: the best sigma {grid[best]:g} is at the edge of '
-        f'the grid [{min(grid):g}, {max(grid):g}]; the optimum may lie outside '
-        f'it.', stacklevel=2)
+      f'select_parzen_sigma: the best sigma {grid[best]:g} is at the edge of '
+      f'the grid [{min(grid):g}, {max(grid):g}]; the optimum may lie outside '
+      f'it.',
+      stacklevel=2,
+    )
   return grid[best], {s: float(m) for s, m in zip(grid, means)}

@@ -18,166 +18,166 @@ from gans import parallel
 
 
 class FeatureStats:
-    """Running count, sum and sum of outer products of feature vectors, in float64.
+  """Running count, sum and sum of outer products of feature vectors, in float64.
 
-    ``update`` takes a batch [B, D] (NumPy or JAX; trailing axes are flattened), in any
-    batch sizes: the result depends only on the multiset of rows, up to float64 rounding.
-    With ``keep_samples=True`` the rows themselves are also kept (``samples()``), for
-    metrics that need samples rather than moments (IS, KID, precision/recall).
-    """
+  ``update`` takes a batch [B, D] (NumPy or JAX; trailing axes are flattened), in any
+  batch sizes: the result depends only on the multiset of rows, up to float64 rounding.
+  With ``keep_samples=True`` the rows themselves are also kept (``samples()``), for
+  metrics that need samples rather than moments (IS, KID, precision/recall).
+  """
 
-    def __init__(self, dim: int | None = None, keep_samples: bool = False):
-        self.count = 0
-        self.sum = None if dim is None else np.zeros([dim], np.float64)
-        self.sum_outer = None if dim is None else np.zeros([dim, dim], np.float64)
-        self.keep_samples = keep_samples
-        self._samples: list[np.ndarray] = []
+  def __init__(self, dim: int | None = None, keep_samples: bool = False):
+    self.count = 0
+    self.sum = None if dim is None else np.zeros([dim], np.float64)
+    self.sum_outer = None if dim is None else np.zeros([dim, dim], np.float64)
+    self.keep_samples = keep_samples
+    self._samples: list[np.ndarray] = []
 
-    @property
-    def dim(self) -> int | None:
-        return None if self.sum is None else self.sum.shape[0]
+  @property
+  def dim(self) -> int | None:
+    return None if self.sum is None else self.sum.shape[0]
 
-    def update(self, batch) -> "FeatureStats":
-        """Adds the rows of ``batch`` [B, ...] (flattened to [B, D])."""
-        x = np.asarray(batch)
-        if x.ndim < 2:
-            raise ValueError(f"FeatureStats.update expects a batch [B, D], got shape {x.shape}")
-        x = x.reshape(x.shape[0], -1)
-        if self.keep_samples:
-            self._samples.append(np.array(x))
-        x = np.asarray(x, np.float64)
-        if self.sum is None:
-            self.sum = np.zeros([x.shape[1]], np.float64)
-            self.sum_outer = np.zeros([x.shape[1]] * 2, np.float64)
-        if x.shape[1] != self.dim:
-            raise ValueError(f"FeatureStats of dimension {self.dim} got a batch of shape {x.shape}")
-        self.count += x.shape[0]
-        self.sum += x.sum(axis=0)
-        self.sum_outer += x.T @ x
-        return self
+  def update(self, batch) -> 'FeatureStats':
+    """Adds the rows of ``batch`` [B, ...] (flattened to [B, D])."""
+    x = np.asarray(batch)
+    if x.ndim < 2:
+      raise ValueError(f'FeatureStats.update expects a batch [B, D], got shape {x.shape}')
+    x = x.reshape(x.shape[0], -1)
+    if self.keep_samples:
+      self._samples.append(np.array(x))
+    x = np.asarray(x, np.float64)
+    if self.sum is None:
+      self.sum = np.zeros([x.shape[1]], np.float64)
+      self.sum_outer = np.zeros([x.shape[1]] * 2, np.float64)
+    if x.shape[1] != self.dim:
+      raise ValueError(f'FeatureStats of dimension {self.dim} got a batch of shape {x.shape}')
+    self.count += x.shape[0]
+    self.sum += x.sum(axis=0)
+    self.sum_outer += x.T @ x
+    return self
 
-    def merge(self, other: "FeatureStats") -> "FeatureStats":
-        """Adds the statistics (and kept samples) of ``other`` to ``self``; returns ``self``."""
-        if other.count == 0:
-            return self
-        if self.sum is None:
-            self.sum = np.zeros_like(other.sum)
-            self.sum_outer = np.zeros_like(other.sum_outer)
-        if other.dim != self.dim:
-            raise ValueError(f"cannot merge FeatureStats of dimensions {self.dim} and {other.dim}")
-        self.count += other.count
-        self.sum += other.sum
-        self.sum_outer += other.sum_outer
-        if self.keep_samples:
-            self._samples.extend(other._samples)
-        return self
+  def merge(self, other: 'FeatureStats') -> 'FeatureStats':
+    """Adds the statistics (and kept samples) of ``other`` to ``self``; returns ``self``."""
+    if other.count == 0:
+      return self
+    if self.sum is None:
+      self.sum = np.zeros_like(other.sum)
+      self.sum_outer = np.zeros_like(other.sum_outer)
+    if other.dim != self.dim:
+      raise ValueError(f'cannot merge FeatureStats of dimensions {self.dim} and {other.dim}')
+    self.count += other.count
+    self.sum += other.sum
+    self.sum_outer += other.sum_outer
+    if self.keep_samples:
+      self._samples.extend(other._samples)
+    return self
 
-    def mean(self) -> np.ndarray:
-        """Mean feature vector [D], float64."""
-        self._check_count(1)
-        return self.sum / self.count
+  def mean(self) -> np.ndarray:
+    """Mean feature vector [D], float64."""
+    self._check_count(1)
+    return self.sum / self.count
 
-    def cov(self) -> np.ndarray:
-        """Unbiased covariance [D, D] (divides by N - 1, like ``np.cov``), float64."""
-        self._check_count(2)
-        mean = self.mean()
-        cov = (self.sum_outer - self.count * np.outer(mean, mean)) / (self.count - 1)
-        return (cov + cov.T) / 2
+  def cov(self) -> np.ndarray:
+    """Unbiased covariance [D, D] (divides by N - 1, like ``np.cov``), float64."""
+    self._check_count(2)
+    mean = self.mean()
+    cov = (self.sum_outer - self.count * np.outer(mean, mean)) / (self.count - 1)
+    return (cov + cov.T) / 2
 
-    def samples(self) -> np.ndarray:
-        """The rows seen so far, [N, D] in their original dtype (needs ``keep_samples``)."""
-        if not self.keep_samples:
-            raise ValueError("samples were not kept; create FeatureStats(keep_samples=True)")
-        if not self._samples:
-            return np.zeros([0, self.dim or 0], np.float32)
-        return np.concatenate(self._samples)
+  def samples(self) -> np.ndarray:
+    """The rows seen so far, [N, D] in their original dtype (needs ``keep_samples``)."""
+    if not self.keep_samples:
+      raise ValueError('samples were not kept; create FeatureStats(keep_samples=True)')
+    if not self._samples:
+      return np.zeros([0, self.dim or 0], np.float32)
+    return np.concatenate(self._samples)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Writes count, sum and sum_outer to an ``.npz`` file (kept samples are not saved)."""
-        self._check_count(1)
-        with open(path, "wb") as f:  # a file object keeps np.savez from appending ".npz"
-            np.savez(f, count=np.int64(self.count), sum=self.sum, sum_outer=self.sum_outer)
+  def save(self, path: str | os.PathLike) -> None:
+    """Writes count, sum and sum_outer to an ``.npz`` file (kept samples are not saved)."""
+    self._check_count(1)
+    with open(path, 'wb') as f:  # a file object keeps np.savez from appending ".npz"
+      np.savez(f, count=np.int64(self.count), sum=self.sum, sum_outer=self.sum_outer)
 
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "FeatureStats":
-        """Reads statistics written by ``save``."""
-        with np.load(path) as data:
-            stats = cls()
-            stats.count = int(data["count"])
-            stats.sum = np.asarray(data["sum"], np.float64)
-            stats.sum_outer = np.asarray(data["sum_outer"], np.float64)
-        return stats
+  @classmethod
+  def load(cls, path: str | os.PathLike) -> 'FeatureStats':
+    """Reads statistics written by ``save``."""
+    with np.load(path) as data:
+      stats = cls()
+      stats.count = int(data['count'])
+      stats.sum = np.asarray(data['sum'], np.float64)
+      stats.sum_outer = np.asarray(data['sum_outer'], np.float64)
+    return stats
 
-    def _check_count(self, minimum: int) -> None:
-        if self.count < minimum:
-            raise ValueError(f"FeatureStats needs at least {minimum} samples, has {self.count}")
+  def _check_count(self, minimum: int) -> None:
+    if self.count < minimum:
+      raise ValueError(f'FeatureStats needs at least {minimum} samples, has {self.count}')
 
-    def __repr__(self) -> str:
-        return f"FeatureStats(count={self.count}, dim={self.dim})"
+  def __repr__(self) -> str:
+    return f'FeatureStats(count={self.count}, dim={self.dim})'
 
 
 def data_mesh() -> jax.sharding.Mesh:
-    """A 1-D mesh over all devices with axis ``'data'``.
+  """A 1-D mesh over all devices with axis ``'data'``.
 
-    The axis type is Auto so that any ``feature_fn`` compiles with propagated shardings;
-    explicit-sharding mode would require every op in it to have a sharding rule.
-    """
-    return parallel.make_mesh()
+  The axis type is Auto so that any ``feature_fn`` compiles with propagated shardings;
+  explicit-sharding mode would require every op in it to have a sharding rule.
+  """
+  return parallel.make_mesh()
 
 
 def accumulate_features(
-    feature_fn: Callable[[jax.Array], Mapping[str, jax.Array]],
-    batches: Iterable,
-    mesh: jax.sharding.Mesh | None = None,
-    keep: Sequence[str] = (),
+  feature_fn: Callable[[jax.Array], Mapping[str, jax.Array]],
+  batches: Iterable,
+  mesh: jax.sharding.Mesh | None = None,
+  keep: Sequence[str] = (),
 ) -> dict[str, FeatureStats]:
-    """Runs ``feature_fn`` over host batches sharded on the batch axis; returns statistics.
+  """Runs ``feature_fn`` over host batches sharded on the batch axis; returns statistics.
 
-    Args:
-      feature_fn: maps an NHWC batch [B, H, W, C] to a dict of named features, each
-        [B, ...] (e.g. ``{'pool3': [B, 2048], 'logits': [B, 1008]}``). It is jitted here.
-      batches: iterable of host (NumPy) batches of any sizes.
-      mesh: mesh with a ``'data'`` axis; default: all devices (``data_mesh()``). Each
-        batch is placed with ``NamedSharding(mesh, P('data'))``; a batch whose size is
-        not a multiple of the axis size is padded by repeating its last row, and the
-        padded rows are dropped from the outputs. Single-process only.
-      keep: names of features whose rows are also kept (``stats[name].samples()``).
+  Args:
+    feature_fn: maps an NHWC batch [B, H, W, C] to a dict of named features, each
+      [B, ...] (e.g. ``{'pool3': [B, 2048], 'logits': [B, 1008]}``). It is jitted here.
+    batches: iterable of host (NumPy) batches of any sizes.
+    mesh: mesh with a ``'data'`` axis; default: all devices (``data_mesh()``). Each
+      batch is placed with ``NamedSharding(mesh, P('data'))``; a batch whose size is
+      not a multiple of the axis size is padded by repeating its last row, and the
+      padded rows are dropped from the outputs. Single-process only.
+    keep: names of features whose rows are also kept (``stats[name].samples()``).
 
-    ``feature_fn`` is wrapped in ``jax.jit`` on each call; pass the same function object
-    across calls so that its compilation is reused.
+  ``feature_fn`` is wrapped in ``jax.jit`` on each call; pass the same function object
+  across calls so that its compilation is reused.
 
-    Returns:
-      dict name -> ``FeatureStats``; the result does not depend on the batch sizes or
-      the number of devices beyond float32 rounding inside ``feature_fn``.
-    """
-    mesh = data_mesh() if mesh is None else mesh
-    sharding = NamedSharding(mesh, P("data"))
-    num_shards = mesh.shape["data"]
-    fn = jax.jit(feature_fn)
-    stats: dict[str, FeatureStats] = {}
+  Returns:
+    dict name -> ``FeatureStats``; the result does not depend on the batch sizes or
+    the number of devices beyond float32 rounding inside ``feature_fn``.
+  """
+  mesh = data_mesh() if mesh is None else mesh
+  sharding = NamedSharding(mesh, P('data'))
+  num_shards = mesh.shape['data']
+  fn = jax.jit(feature_fn)
+  stats: dict[str, FeatureStats] = {}
 
-    def add(outputs, n):
-        for name, value in jax.device_get(outputs).items():
-            if name not in stats:
-                stats[name] = FeatureStats(keep_samples=name in keep)
-            stats[name].update(np.asarray(value)[:n])
+  def add(outputs, n):
+    for name, value in jax.device_get(outputs).items():
+      if name not in stats:
+        stats[name] = FeatureStats(keep_samples=name in keep)
+      stats[name].update(np.asarray(value)[:n])
 
-    pending = None
-    for batch in batches:
-        x = np.asarray(batch)
-        n = x.shape[0]
-        if n == 0:
-            continue
-        pad = -n % num_shards
-        if pad:
-            x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
-        outputs = fn(jax.device_put(x, sharding))  # dispatched asynchronously
-        if pending is not None:  # the host accumulates batch i-1 while batch i runs
-            add(*pending)
-        pending = (outputs, n)
-    if pending is not None:
-        add(*pending)
-    missing = set(keep) - set(stats)
-    if stats and missing:
-        raise KeyError(f"keep names {sorted(missing)} are not outputs of feature_fn ({sorted(stats)})")
-    return stats
+  pending = None
+  for batch in batches:
+    x = np.asarray(batch)
+    n = x.shape[0]
+    if n == 0:
+      continue
+    pad = -n % num_shards
+    if pad:
+      x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+    outputs = fn(jax.device_put(x, sharding))  # dispatched asynchronously
+    if pending is not None:  # the host accumulates batch i-1 while batch i runs
+      add(*pending)
+    pending = (outputs, n)
+  if pending is not None:
+    add(*pending)
+  missing = set(keep) - set(stats)
+  if stats and missing:
+    raise KeyError(f'keep names {sorted(missing)} are not outputs of feature_fn ({sorted(stats)})')
+  return stats

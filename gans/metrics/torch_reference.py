@@ -12,8 +12,10 @@ def fid_inception_network(weights_path=None):
   import torch  # pylint: disable=g-import-not-at-top
   import torchvision  # pylint: disable=g-import-not-at-top
   from pytorch_fid import inception as fid  # pylint: disable=g-import-not-at-top
-  net = torchvision.models.inception.Inception3(num_classes=1008, aux_logits=False,
-                                                init_weights=False)
+
+  net = torchvision.models.inception.Inception3(
+    num_classes=1008, aux_logits=False, init_weights=False
+  )
   net.Mixed_5b = fid.FIDInceptionA(192, pool_features=32)
   net.Mixed_5c = fid.FIDInceptionA(256, pool_features=64)
   net.Mixed_5d = fid.FIDInceptionA(288, pool_features=64)

@@ -16,8 +16,12 @@ from gans import configs
 
 def available():
   import gans.nets  # pylint: disable=g-import-not-at-top
-  return sorted(m.name for m in pkgutil.iter_modules(gans.nets.__path__)
-                if hasattr(importlib.import_module(f'gans.nets.{m.name}'), 'Generator'))
+
+  return sorted(
+    m.name
+    for m in pkgutil.iter_modules(gans.nets.__path__)
+    if hasattr(importlib.import_module(f'gans.nets.{m.name}'), 'Generator')
+  )
 
 
 def build_module(cfg, cls_name, num_classes=0, key=None, **extra):
@@ -37,20 +41,26 @@ def _module(kind, cfg, num_classes, key=None, **extra):
     mod = importlib.import_module(f'gans.nets.{name}')
     cls = getattr(mod, kind)
   except (ImportError, AttributeError):
-    raise ValueError(f'config.{key}.name={name!r} is not a module with a {kind}; '
-                     f'architectures with a Generator: {", ".join(available())}.') from None
+    raise ValueError(
+      f'config.{key}.name={name!r} is not a module with a {kind}; '
+      f'architectures with a Generator: {", ".join(available())}.'
+    ) from None
   kwargs = {k: v for k, v in cfg.to_dict().items() if k != 'name'}
   fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
   if 'num_classes' in kwargs:
-    raise ValueError(f'config.{key}.num_classes: set config.conditional and '
-                     f'config.num_classes instead; they reach both networks.')
+    raise ValueError(
+      f'config.{key}.num_classes: set config.conditional and '
+      f'config.num_classes instead; they reach both networks.'
+    )
   if 'num_classes' in fields:
     extra['num_classes'] = num_classes
   kwargs.update(extra)
   unknown = sorted(set(kwargs) - fields)
   if unknown:
-    raise ValueError(f'config.{key} has fields {unknown} that {name}.{kind} '
-                     f'does not take; it takes {sorted(fields - set(extra))}.')
+    raise ValueError(
+      f'config.{key} has fields {unknown} that {name}.{kind} '
+      f'does not take; it takes {sorted(fields - set(extra))}.'
+    )
   for k, v in kwargs.items():
     if isinstance(v, list):
       kwargs[k] = tuple(v)
@@ -60,7 +70,6 @@ def _module(kind, cfg, num_classes, key=None, **extra):
 def build(config, example_shape):
   """Returns (generator, discriminator) linen modules for the config."""
   num_classes = configs.class_count(config)
-  generator = _module('Generator', config.generator, num_classes,
-                      out_shape=tuple(example_shape))
+  generator = _module('Generator', config.generator, num_classes, out_shape=tuple(example_shape))
   discriminator = _module('Discriminator', config.discriminator, num_classes)
   return generator, discriminator

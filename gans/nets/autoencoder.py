@@ -90,8 +90,10 @@ def _check(value, allowed, what):
 def _num_doublings(height, width, who):
   n = int(round(math.log2(max(height, 1) / 4)))
   if height != width or height < 8 or 4 * 2**n != height:
-    raise ValueError(f"autoencoder {who} arch='conv' needs square power-of-two images of "
-                     f"size >= 8, got {height}x{width}; use arch='mlp' for other sizes.")
+    raise ValueError(
+      f"autoencoder {who} arch='conv' needs square power-of-two images of "
+      f"size >= 8, got {height}x{width}; use arch='mlp' for other sizes."
+    )
   return n
 
 
@@ -128,6 +130,7 @@ class Encoder(nn.Module):
     ValueError: unknown arch, kind or norm; arch='conv' on non-square or
       non-power-of-two images or images smaller than 8; num_classes > 0 and y=None.
   """
+
   arch: str = 'conv'
   width: int = 32
   hidden: tuple = (512,)
@@ -154,15 +157,23 @@ class Encoder(nn.Module):
       h = x
       for i in range(n):
         normed = i > 0 and self.norm == 'batch'  # DCGAN: no norm on the first layer.
-        h = conv(self.width * 2**i, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
-                 use_bias=not normed, name=f'down{i}')(h)
+        h = conv(
+          self.width * 2**i,
+          (4, 4),
+          strides=(2, 2),
+          padding=((1, 1), (1, 1)),
+          use_bias=not normed,
+          name=f'down{i}',
+        )(h)
         if normed:
           h = _batch_norm(train, f'down{i}_bn')(h)
         h = nn.leaky_relu(h, 0.2)
       h = _with_labels(self, h.reshape(batch, -1), y)
     if self.kind == 'gaussian':
-      return (nn.Dense(self.latent_dim, name='mean')(h),
-              nn.Dense(self.latent_dim, name='log_variance')(h))
+      return (
+        nn.Dense(self.latent_dim, name='mean')(h),
+        nn.Dense(self.latent_dim, name='log_variance')(h),
+      )
     code = nn.Dense(self.latent_dim, name='code')(h)
     if self.kind == 'relu':
       return nn.relu(code)
@@ -194,6 +205,7 @@ class Decoder(nn.Module):
       out_shape that is not square, a power of two and >= 8; num_classes > 0 and
       y=None.
   """
+
   out_shape: tuple
   arch: str = 'conv'
   width: int = 32
@@ -223,7 +235,7 @@ class Decoder(nn.Module):
       h = h.reshape(batch, height, width, out_channels)
     else:
       n = _num_doublings(height, width, 'Decoder')
-      top = self.width * 2**(n - 1)
+      top = self.width * 2 ** (n - 1)
       normed = self.norm == 'batch'
       # No bias before batch norm: it would be cancelled.
       h = nn.Dense(4 * 4 * top, use_bias=not normed, name='project')(h)
@@ -232,8 +244,14 @@ class Decoder(nn.Module):
       h = nn.relu(h).reshape(batch, 4, 4, top)
       conv_t = fast_conv_lib.ConvTranspose if self.fast_conv else nn.ConvTranspose
       for i in range(n - 1):
-        h = conv_t(top // 2**(i + 1), (4, 4), strides=(2, 2), padding='SAME',
-                   use_bias=not normed, name=f'up{i}')(h)
+        h = conv_t(
+          top // 2 ** (i + 1),
+          (4, 4),
+          strides=(2, 2),
+          padding='SAME',
+          use_bias=not normed,
+          name=f'up{i}',
+        )(h)
         if normed:
           h = _batch_norm(train, f'up{i}_bn')(h)
         h = nn.relu(h)

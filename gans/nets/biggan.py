@@ -23,28 +23,29 @@ Reference configs (BigGAN-PyTorch scripts): CIFAR-10 `launch_cifar_ema.sh` is ch
 import functools
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from gans.nets import layers
 
 # Resolution -> (input multipliers, output multipliers) of G's blocks.
 _G_ARCH = {
-    32: ((4, 4, 4), (4, 4, 4)),
-    64: ((16, 16, 8, 4), (16, 8, 4, 2)),
-    128: ((16, 16, 8, 4, 2), (16, 8, 4, 2, 1)),
-    256: ((16, 16, 8, 8, 4, 2), (16, 8, 8, 4, 2, 1)),
+  32: ((4, 4, 4), (4, 4, 4)),
+  64: ((16, 16, 8, 4), (16, 8, 4, 2)),
+  128: ((16, 16, 8, 4, 2), (16, 8, 4, 2, 1)),
+  256: ((16, 16, 8, 8, 4, 2), (16, 8, 8, 4, 2, 1)),
 }
 # Resolution -> (output multipliers, downsample flags) of D's blocks.
 _D_ARCH = {
-    32: ((4, 4, 4, 4), (True, True, False, False)),
-    64: ((1, 2, 4, 8, 16), (True,) * 4 + (False,)),
-    128: ((1, 2, 4, 8, 16, 16), (True,) * 5 + (False,)),
-    256: ((1, 2, 4, 8, 8, 16, 16), (True,) * 6 + (False,)),
+  32: ((4, 4, 4, 4), (True, True, False, False)),
+  64: ((1, 2, 4, 8, 16), (True,) * 4 + (False,)),
+  128: ((1, 2, 4, 8, 16, 16), (True,) * 5 + (False,)),
+  256: ((1, 2, 4, 8, 8, 16, 16), (True,) * 6 + (False,)),
 }
-_INITS = {'ortho': nn.initializers.orthogonal(),
-          'N02': nn.initializers.normal(0.02),
-          'glorot': nn.initializers.xavier_uniform()}
+_INITS = {
+  'ortho': nn.initializers.orthogonal(),
+  'N02': nn.initializers.normal(0.02),
+  'glorot': nn.initializers.xavier_uniform(),
+}
 
 
 def _arch(table, size, who):
@@ -60,12 +61,12 @@ def _init(name):
 
 
 class Generator(nn.Module):
-  out_shape: tuple            # (H, W, C); H in 32, 64, 128, 256.
-  num_classes: int = 10       # 0: unconditional.
-  ch: int = 64                # Channel multiplier.
-  shared_dim: int = 128       # Shared class embedding size; 0: per-layer class tables.
-  hierarchical: bool = True   # Split z over the blocks ("skip-z").
-  attention: tuple = (64,)    # Resolutions followed by self-attention.
+  out_shape: tuple  # (H, W, C); H in 32, 64, 128, 256.
+  num_classes: int = 10  # 0: unconditional.
+  ch: int = 64  # Channel multiplier.
+  shared_dim: int = 128  # Shared class embedding size; 0: per-layer class tables.
+  hierarchical: bool = True  # Split z over the blocks ("skip-z").
+  attention: tuple = (64,)  # Resolutions followed by self-attention.
   weight_init: str = 'ortho'  # 'ortho', 'N02' or 'glorot'.
   bn_epsilon: float = 1e-5
 
@@ -77,16 +78,19 @@ class Generator(nn.Module):
     n = len(ins)
     if self.hierarchical:
       if z.shape[-1] % (n + 1):
-        raise ValueError(f'biggan.Generator at {size}x{size} splits z into {n + 1} chunks; '
-                         f'latent size {z.shape[-1]} is not divisible by {n + 1}.')
+        raise ValueError(
+          f'biggan.Generator at {size}x{size} splits z into {n + 1} chunks; '
+          f'latent size {z.shape[-1]} is not divisible by {n + 1}.'
+        )
       chunks = jnp.split(z, n + 1, axis=-1)
       z, block_z = chunks[0], chunks[1:]
     if self.num_classes > 0:
       y = layers.require_labels(y, 'biggan.Generator', self.num_classes)
     if self.num_classes > 0 and self.shared_dim > 0:
       shared = nn.Embed(self.num_classes, self.shared_dim, embedding_init=init, name='shared')(y)
-      conds = [jnp.concatenate([shared, c], -1) for c in block_z] if self.hierarchical \
-          else [shared] * n
+      conds = (
+        [jnp.concatenate([shared, c], -1) for c in block_z] if self.hierarchical else [shared] * n
+      )
       norm = 'linear'
     elif self.num_classes > 0:
       if self.hierarchical:
@@ -98,19 +102,29 @@ class Generator(nn.Module):
     h = layers.SNDense(4 * 4 * self.ch * ins[0], kernel_init=init, name='linear')(z, train)
     h = h.reshape(z.shape[0], 4, 4, self.ch * ins[0])
     for i, out in enumerate(outs):
-      h = layers.UpBlock(self.ch * out, norm, self.num_classes, spectral_norm=True,
-                         epsilon=self.bn_epsilon, kernel_init=init, shortcut_init=init,
-                         name=f'block{i}')(h, conds[i], train)
+      h = layers.UpBlock(
+        self.ch * out,
+        norm,
+        self.num_classes,
+        spectral_norm=True,
+        epsilon=self.bn_epsilon,
+        kernel_init=init,
+        shortcut_init=init,
+        name=f'block{i}',
+      )(h, conds[i], train)
       if h.shape[1] in self.attention:
         h = layers.SelfAttention(kernel_init=init, name=f'attention{i}')(h, train)
-    h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                             epsilon=self.bn_epsilon, name='out_bn')(h))
+    h = nn.relu(
+      nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, epsilon=self.bn_epsilon, name='out_bn'
+      )(h)
+    )
     h = layers.SNConv(channels, (3, 3), kernel_init=init, name='out')(h, train)
     return jnp.tanh(h)
 
 
 class Discriminator(nn.Module):
-  num_classes: int = 10       # 0: unconditional (no projection term).
+  num_classes: int = 10  # 0: unconditional (no projection term).
   ch: int = 64
   attention: tuple = (64,)
   weight_init: str = 'ortho'
@@ -120,8 +134,9 @@ class Discriminator(nn.Module):
   def __call__(self, x, y=None, train=True):
     outs, downs = _arch(_D_ARCH, x.shape[1], 'biggan.Discriminator')
     init = _init(self.weight_init)
-    block = functools.partial(layers.DownBlock, spectral_norm=self.spectral_norm,
-                              kernel_init=init, shortcut_init=init)
+    block = functools.partial(
+      layers.DownBlock, spectral_norm=self.spectral_norm, kernel_init=init, shortcut_init=init
+    )
     h = x
     for i, (out, down) in enumerate(zip(outs, downs)):
       h = block(self.ch * out, down, preactivation=i > 0, name=f'block{i}')(h, train)
@@ -130,6 +145,7 @@ class Discriminator(nn.Module):
     h = jnp.sum(nn.relu(h), axis=(1, 2))
     if not self.is_initializing():
       self.sow('intermediates', 'features', h)
-    head = layers.ProjectionHead(self.num_classes, self.spectral_norm, kernel_init=init,
-                                 embedding_init=init, name='head')
+    head = layers.ProjectionHead(
+      self.num_classes, self.spectral_norm, kernel_init=init, embedding_init=init, name='head'
+    )
     return head(h, y, train)

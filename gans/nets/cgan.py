@@ -30,17 +30,19 @@ def _check(arch, num_classes):
   if arch not in ('mlp', 'conv'):
     raise ValueError(f"cgan arch {arch!r} is not 'mlp' or 'conv'.")
   if num_classes <= 0:
-    raise ValueError(f'cgan networks are class-conditional (num_classes={num_classes}): '
-                     'set config.conditional=True and config.num_classes.')
+    raise ValueError(
+      f'cgan networks are class-conditional (num_classes={num_classes}): '
+      'set config.conditional=True and config.num_classes.'
+    )
 
 
 class Generator(nn.Module):
-  out_shape: tuple            # (2,) for points, (H, W, C) for images.
+  out_shape: tuple  # (2,) for points, (H, W, C) for images.
   num_classes: int = 10
-  arch: str = 'conv'          # 'conv' (DCGAN) or 'mlp'.
-  width: int = 64             # conv: DCGAN width.
+  arch: str = 'conv'  # 'conv' (DCGAN) or 'mlp'.
+  width: int = 64  # conv: DCGAN width.
   hidden: tuple = (256, 512)  # mlp: hidden layer sizes.
-  batch_norm: bool = True     # mlp: batch norm after each hidden layer.
+  batch_norm: bool = True  # mlp: batch norm after each hidden layer.
 
   @nn.compact
   def __call__(self, z, y=None, train=True):
@@ -56,11 +58,11 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
   num_classes: int = 10
-  arch: str = 'conv'          # 'conv' or 'mlp'.
-  width: int = 64             # conv: channels of the first layer, doubled per layer.
+  arch: str = 'conv'  # 'conv' or 'mlp'.
+  width: int = 64  # conv: channels of the first layer, doubled per layer.
   hidden: tuple = (512, 256)  # mlp: hidden layer sizes.
-  norm: str = 'none'          # conv: 'none' or 'batch' (not on the first layer).
-  auxiliary: bool = False     # ACGAN: return (logit, class_logits); y is not an input.
+  norm: str = 'none'  # conv: 'none' or 'batch' (not on the first layer).
+  auxiliary: bool = False  # ACGAN: return (logit, class_logits); y is not an input.
 
   @nn.compact
   def __call__(self, x, y=None, train=True):
@@ -89,8 +91,9 @@ class Discriminator(nn.Module):
         raise ValueError(f'cgan conv D needs a power-of-two image size >= 8, got {size}.')
       for i in range(n):
         normed = i > 0 and self.norm == 'batch'
-        h = fast_conv.Conv(self.width * 2**i, (4, 4), (2, 2), ((1, 1), (1, 1)), use_bias=not normed,
-                    name=f'down{i}')(h)
+        h = fast_conv.Conv(
+          self.width * 2**i, (4, 4), (2, 2), ((1, 1), (1, 1)), use_bias=not normed, name=f'down{i}'
+        )(h)
         if normed:
           h = nn.BatchNorm(use_running_average=not train, momentum=0.9, name=f'down{i}_bn')(h)
         h = nn.leaky_relu(h, 0.2)

@@ -29,7 +29,7 @@ def _num_doublings(size):
 
 
 class Generator(nn.Module):
-  out_shape: tuple          # (H, W, C) of the images.
+  out_shape: tuple  # (H, W, C) of the images.
   width: int = 64
   kernel_size: int = 4
   fast_conv: bool = True
@@ -39,17 +39,19 @@ class Generator(nn.Module):
     del y  # Unconditional.
     size, _, channels = self.out_shape
     n = _num_doublings(size)
-    top = self.width * 2**(n - 1)
-    bn = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                                   epsilon=1e-5, name=name)
+    top = self.width * 2 ** (n - 1)
+    bn = lambda name: nn.BatchNorm(
+      use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name
+    )
     # No bias before batch norm: it would be cancelled (zero gradient, pure noise).
     x = nn.Dense(4 * 4 * top, use_bias=False, name='project')(z)
     x = nn.relu(bn('project_bn')(x)).reshape(z.shape[0], 4, 4, top)
     k = (self.kernel_size, self.kernel_size)
     conv_transpose = fast_conv_lib.ConvTranspose if self.fast_conv else nn.ConvTranspose
     for i in range(n - 1):
-      x = conv_transpose(top // 2**(i + 1), k, strides=(2, 2), padding='SAME',
-                           use_bias=False, name=f'up{i}')(x)
+      x = conv_transpose(
+        top // 2 ** (i + 1), k, strides=(2, 2), padding='SAME', use_bias=False, name=f'up{i}'
+      )(x)
       x = nn.relu(bn(f'up{i}_bn')(x))
     x = conv_transpose(channels, k, strides=(2, 2), padding='SAME', name='out')(x)
     return jnp.tanh(x)
@@ -58,7 +60,7 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
   width: int = 64
   kernel_size: int = 4
-  norm: str = 'none'        # 'none' (WGAN-GP critic), 'batch' (DCGAN), 'layer'.
+  norm: str = 'none'  # 'none' (WGAN-GP critic), 'batch' (DCGAN), 'layer'.
   fast_conv: bool = True
 
   @nn.compact
@@ -69,8 +71,14 @@ class Discriminator(nn.Module):
     k = (self.kernel_size, self.kernel_size)
     for i in range(n):
       normed = i > 0 and self.norm == 'batch'
-      x = conv(self.width * 2**i, k, strides=(2, 2), padding=((1, 1), (1, 1)),
-                  use_bias=not normed, name=f'down{i}')(x)
+      x = conv(
+        self.width * 2**i,
+        k,
+        strides=(2, 2),
+        padding=((1, 1), (1, 1)),
+        use_bias=not normed,
+        name=f'down{i}',
+      )(x)
       if i > 0:  # DCGAN: no normalization on the first layer.
         x = _norm(self.norm, train, f'down{i}_norm')(x)
       x = nn.leaky_relu(x, 0.2)
@@ -82,8 +90,7 @@ def _norm(kind, train, name):
   if kind == 'none':
     return lambda x: x
   if kind == 'batch':
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                        name=name)
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)
   if kind == 'layer':
     return nn.LayerNorm(name=name)
   raise ValueError(f"Unknown norm {kind!r}; use 'none', 'batch' or 'layer'.")

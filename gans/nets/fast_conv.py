@@ -73,16 +73,19 @@ __all__ = ['conv2d', 'conv_transpose2d', 'conv_general_dilated', 'Conv', 'ConvTr
 
 class _Geometry(NamedTuple):
   """Static description of a strided 2-D convolution F: (N, H, W, C) -> (N, Ho, Wo, O)."""
-  in_hw: tuple       # (H, W) of F's input
-  kernel_hw: tuple   # (kh, kw)
-  strides: tuple     # (sh, sw)
-  pads: tuple        # ((top, bottom), (left, right)), may be negative
+
+  in_hw: tuple  # (H, W) of F's input
+  kernel_hw: tuple  # (kh, kw)
+  strides: tuple  # (sh, sw)
+  pads: tuple  # ((top, bottom), (left, right)), may be negative
   precision: object  # lax precision (hashable) or None
 
   @property
   def out_hw(self):
-    return tuple((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi) in
-                 zip(self.in_hw, self.kernel_hw, self.strides, self.pads))
+    return tuple(
+      (n + lo + hi - k) // s + 1
+      for n, k, s, (lo, hi) in zip(self.in_hw, self.kernel_hw, self.strides, self.pads)
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -107,8 +110,9 @@ def _avoid_operand_swap(x, window_hw, pads, lhs_dilation=(1, 1)):
       input_area *= n
   if window_area <= input_area:
     return x, pads, lhs_dilation
-  config = ((0, 0, 0),) + tuple((lo, hi, d - 1) for (lo, hi), d in
-                                zip(pads, lhs_dilation)) + ((0, 0, 0),)
+  config = (
+    ((0, 0, 0),) + tuple((lo, hi, d - 1) for (lo, hi), d in zip(pads, lhs_dilation)) + ((0, 0, 0),)
+  )
   x = lax.optimization_barrier(lax.pad(x, jnp.zeros((), x.dtype), config))
   return x, ((0, 0), (0, 0)), (1, 1)
 
@@ -116,15 +120,15 @@ def _avoid_operand_swap(x, window_hw, pads, lhs_dilation=(1, 1)):
 def _f_impl(geo, x, w):
   """F: the strided convolution itself."""
   x, pads, _ = _avoid_operand_swap(x, geo.kernel_hw, geo.pads)
-  return lax.conv_general_dilated(x, w, geo.strides, pads, dimension_numbers=_NHWC,
-                                  precision=geo.precision)
+  return lax.conv_general_dilated(
+    x, w, geo.strides, pads, dimension_numbers=_NHWC, precision=geo.precision
+  )
 
 
 def _a_impl(geo, g, w):
   """A: input gradient of F; the input-dilated convolution of g, flipped kernel."""
   pads = []
-  for n, m, k, s, (lo, _) in zip(geo.in_hw, geo.out_hw, geo.kernel_hw, geo.strides,
-                                 geo.pads):
+  for n, m, k, s, (lo, _) in zip(geo.in_hw, geo.out_hw, geo.kernel_hw, geo.strides, geo.pads):
     pads.append((k - 1 - lo, n - 1 - (m - 1) * s + lo))
   g, pads, dilation = _avoid_operand_swap(g, geo.kernel_hw, pads, geo.strides)
   # Flip spatially; the 'HWOI' spec swaps in/out channels without a copy. The barrier
@@ -132,27 +136,33 @@ def _a_impl(geo, g, w):
   # has no fast CPU kernel).
   w_flip = lax.optimization_barrier(lax.rev(w, (0, 1)))
   return lax.conv_general_dilated(
-      g, w_flip, (1, 1), pads, lhs_dilation=dilation,
-      dimension_numbers=('NHWC', 'HWOI', 'NHWC'), precision=geo.precision)
+    g,
+    w_flip,
+    (1, 1),
+    pads,
+    lhs_dilation=dilation,
+    dimension_numbers=('NHWC', 'HWOI', 'NHWC'),
+    precision=geo.precision,
+  )
 
 
 # K's convolution contracts the batch: input (N, H, W, C) read with C as batch and
 # N as features, output gradient (N, Ho, Wo, O) as a kernel with N as its input
 # features; the result (kh, kw, C, O) comes out directly in HWIO layout.
-_K_DIMS = lax.ConvDimensionNumbers(lhs_spec=(3, 0, 1, 2), rhs_spec=(3, 0, 1, 2),
-                                   out_spec=(2, 3, 0, 1))
+_K_DIMS = lax.ConvDimensionNumbers(
+  lhs_spec=(3, 0, 1, 2), rhs_spec=(3, 0, 1, 2), out_spec=(2, 3, 0, 1)
+)
 
 
 def _k_impl(geo, x, g):
   """K: kernel gradient of F, the correlation of x with g dilated by the strides."""
   pads = []
-  for n, m, k, s, (lo, _) in zip(geo.in_hw, geo.out_hw, geo.kernel_hw, geo.strides,
-                                 geo.pads):
+  for n, m, k, s, (lo, _) in zip(geo.in_hw, geo.out_hw, geo.kernel_hw, geo.strides, geo.pads):
     pads.append((lo, k + (m - 1) * s - n - lo))
   x, pads, _ = _avoid_operand_swap(x, geo.out_hw, pads)
   return lax.conv_general_dilated(
-      x, g, (1, 1), pads, rhs_dilation=geo.strides, dimension_numbers=_K_DIMS,
-      precision=geo.precision)
+    x, g, (1, 1), pads, rhs_dilation=geo.strides, dimension_numbers=_K_DIMS, precision=geo.precision
+  )
 
 
 # ---------------------------------------------------------------------------
@@ -215,8 +225,7 @@ def _pair(v, what):
     return (v, v)
   v = tuple(int(i) for i in v)
   if len(v) != 2:
-    raise NotImplementedError(
-        f'fast_conv is 2-D only; {what} must be an int or a pair, got {v}.')
+    raise NotImplementedError(f'fast_conv is 2-D only; {what} must be an int or a pair, got {v}.')
   return v
 
 
@@ -230,11 +239,14 @@ def _explicit_pads(padding):
 def _check_operands(x, kernel):
   if x.ndim != 4 or kernel.ndim != 4:
     raise NotImplementedError(
-        f'fast_conv supports 2-D convolutions of NHWC inputs with HWIO kernels; got '
-        f'input {x.shape} and kernel {kernel.shape}.')
+      f'fast_conv supports 2-D convolutions of NHWC inputs with HWIO kernels; got '
+      f'input {x.shape} and kernel {kernel.shape}.'
+    )
   if x.shape[-1] != kernel.shape[2]:
-    raise ValueError(f'input has {x.shape[-1]} channels but the kernel expects '
-                     f'{kernel.shape[2]} (kernel {kernel.shape} is HWIO).')
+    raise ValueError(
+      f'input has {x.shape[-1]} channels but the kernel expects '
+      f'{kernel.shape[2]} (kernel {kernel.shape} is HWIO).'
+    )
 
 
 def conv2d(x, kernel, strides=(1, 1), padding='SAME', precision=None):
@@ -249,14 +261,15 @@ def conv2d(x, kernel, strides=(1, 1), padding='SAME', precision=None):
   strides = _pair(strides, 'strides')
   kernel_hw = tuple(kernel.shape[:2])
   if isinstance(padding, str):
-    pads = tuple(tuple(p) for p in lax.padtype_to_pads(x.shape[1:3], kernel_hw,
-                                                        strides, padding))
+    pads = tuple(tuple(p) for p in lax.padtype_to_pads(x.shape[1:3], kernel_hw, strides, padding))
   else:
     pads = _explicit_pads(padding)
   geo = _Geometry(tuple(x.shape[1:3]), kernel_hw, strides, pads, precision)
   if any(m <= 0 for m in geo.out_hw):
-    raise ValueError(f'convolution output would be empty: input {x.shape}, kernel '
-                     f'{kernel.shape}, strides {strides}, padding {pads}.')
+    raise ValueError(
+      f'convolution output would be empty: input {x.shape}, kernel '
+      f'{kernel.shape}, strides {strides}, padding {pads}.'
+    )
   return _f(geo, x, kernel)
 
 
@@ -291,9 +304,11 @@ def _dilated_conv(x, kernel, dilation, pads, precision):
   for n, k, d, (lo, hi) in zip(x.shape[1:3], kernel_hw, dilation, pads):
     length = (n - 1) * d + lo + hi - k + 2
     if length <= 0:
-      raise ValueError(f'transposed convolution output would be empty: input '
-                       f'{x.shape}, kernel {kernel.shape}, strides {dilation}, '
-                       f'padding {pads}.')
+      raise ValueError(
+        f'transposed convolution output would be empty: input '
+        f'{x.shape}, kernel {kernel.shape}, strides {dilation}, '
+        f'padding {pads}.'
+      )
     out_hw.append(length)
     f_pads.append((k - 1 - lo, k - 1 - hi))
   geo = _Geometry(tuple(out_hw), kernel_hw, dilation, tuple(f_pads), precision)
@@ -317,10 +332,19 @@ def conv_transpose2d(x, kernel, strides=(1, 1), padding='SAME', precision=None):
   return _dilated_conv(x, kernel, strides, pads, precision)
 
 
-def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
-                         rhs_dilation=None, dimension_numbers=None,
-                         feature_group_count=1, batch_group_count=1, precision=None,
-                         preferred_element_type=None):
+def conv_general_dilated(
+  lhs,
+  rhs,
+  window_strides,
+  padding,
+  lhs_dilation=None,
+  rhs_dilation=None,
+  dimension_numbers=None,
+  feature_group_count=1,
+  batch_group_count=1,
+  precision=None,
+  preferred_element_type=None,
+):
   """Drop-in for `lax.conv_general_dilated` (the `flax.linen.Conv` hook), 2-D NHWC.
 
   Supports window strides (no input dilation) or input dilation (unit window
@@ -350,12 +374,17 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   if preferred_element_type is not None:
     problems.append('no preferred_element_type')
   if problems:
-    raise NotImplementedError('fast_conv.conv_general_dilated supports ' +
-                              '; '.join(problems) + '. Use the plain lax/flax op.')
+    raise NotImplementedError(
+      'fast_conv.conv_general_dilated supports '
+      + '; '.join(problems)
+      + '. Use the plain lax/flax op.'
+    )
   if lhs_dilation != ones:
     if isinstance(padding, str):  # As lax.conv_general_dilated.
-      raise ValueError('String padding is not implemented for input dilation; give '
-                       'explicit (lo, hi) pairs or use conv_transpose2d.')
+      raise ValueError(
+        'String padding is not implemented for input dilation; give '
+        'explicit (lo, hi) pairs or use conv_transpose2d.'
+      )
     _check_operands(lhs, rhs)
     return _dilated_conv(lhs, rhs, lhs_dilation, _explicit_pads(padding), precision)
   return conv2d(lhs, rhs, window_strides, padding, precision)
@@ -372,6 +401,7 @@ class Conv(nn.Conv):
   initializers as `nn.Conv`; padding modes that flax applies itself
   ('CIRCULAR', 'REFLECT') work too.
   """
+
   conv_general_dilated: object = staticmethod(conv_general_dilated)
 
 
@@ -385,11 +415,11 @@ class ConvTranspose(nn.ConvTranspose):
 
   @nn.compact
   def __call__(self, inputs):
-    kernel_size = ((self.kernel_size,) * 2 if isinstance(self.kernel_size, int)
-                   else tuple(self.kernel_size))
+    kernel_size = (
+      (self.kernel_size,) * 2 if isinstance(self.kernel_size, int) else tuple(self.kernel_size)
+    )
     strides = _pair(1 if self.strides is None else self.strides, 'strides')
-    dilation = _pair(1 if self.kernel_dilation is None else self.kernel_dilation,
-                     'kernel_dilation')
+    dilation = _pair(1 if self.kernel_dilation is None else self.kernel_dilation, 'kernel_dilation')
     problems = []
     if len(kernel_size) != 2:
       problems.append(f'2-D kernels only (got kernel_size {kernel_size})')
@@ -404,16 +434,21 @@ class ConvTranspose(nn.ConvTranspose):
     if getattr(self, 'preferred_element_type', None) is not None:
       problems.append('no preferred_element_type')
     if problems:
-      raise NotImplementedError('fast_conv.ConvTranspose supports ' +
-                                '; '.join(problems) + '. Use nn.ConvTranspose.')
+      raise NotImplementedError(
+        'fast_conv.ConvTranspose supports ' + '; '.join(problems) + '. Use nn.ConvTranspose.'
+      )
     batch_shape = inputs.shape[:-3]
     if len(batch_shape) != 1:
       inputs = inputs.reshape((-1,) + inputs.shape[-3:])
     in_features = inputs.shape[-1]
-    kernel = self.param('kernel', self.kernel_init,
-                        kernel_size + (in_features, self.features), self.param_dtype)
-    bias = (self.param('bias', self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None)
+    kernel = self.param(
+      'kernel', self.kernel_init, kernel_size + (in_features, self.features), self.param_dtype
+    )
+    bias = (
+      self.param('bias', self.bias_init, (self.features,), self.param_dtype)
+      if self.use_bias
+      else None
+    )
     inputs, kernel, bias = self.promote_dtype(inputs, kernel, bias, dtype=self.dtype)
     padding = nn.linear.canonicalize_padding(self.padding, 2)
     y = conv_transpose2d(inputs, kernel, strides, padding, self.precision)

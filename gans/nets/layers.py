@@ -49,13 +49,14 @@ def spectral_normalize(module, kernel, train, power_iterations=1, eps=1e-12, nam
     for _ in range(power_iterations):
       u = _normalize(_normalize(u @ w_const.T, eps) @ w_const, eps)
     u_var.value = u
-  v = _normalize(u @ w_const.T, eps)                      # [1, in]
-  sigma = jnp.sum((v @ w) * u)                            # v^T W u, gradient through W only.
+  v = _normalize(u @ w_const.T, eps)  # [1, in]
+  sigma = jnp.sum((v @ w) * u)  # v^T W u, gradient through W only.
   return (kernel / sigma).astype(kernel.dtype)
 
 
 class SNDense(nn.Module):
   """nn.Dense with optional spectral normalization of its kernel. x [..., in] -> [..., features]."""
+
   features: int
   use_bias: bool = True
   spectral_norm: bool = True
@@ -85,6 +86,7 @@ class SNConv(nn.Module):
   Fields as nn.Conv; `padding` is 'SAME', 'VALID', an int p (p on every side) or
   ((top, bottom), (left, right)).
   """
+
   features: int
   kernel_size: Any = (3, 3)
   strides: Any = (1, 1)
@@ -105,8 +107,9 @@ class SNConv(nn.Module):
     padding = self.padding
     if isinstance(padding, int):
       padding = ((padding, padding), (padding, padding))
-    y = fast_conv.conv_general_dilated(x, kernel, _pair(self.strides), padding,
-                                     dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    y = fast_conv.conv_general_dilated(
+      x, kernel, _pair(self.strides), padding, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+    )
     if self.use_bias:
       y = y + self.param('bias', self.bias_init, (self.features,), jnp.float32)
     return y
@@ -114,6 +117,7 @@ class SNConv(nn.Module):
 
 class SNEmbed(nn.Module):
   """Embedding table [K, features], optionally spectrally normalized; y [...] -> [..., features]."""
+
   num_embeddings: int
   features: int
   spectral_norm: bool = True
@@ -123,8 +127,9 @@ class SNEmbed(nn.Module):
 
   @nn.compact
   def __call__(self, y, train=True):
-    table = self.param('embedding', self.embedding_init, (self.num_embeddings, self.features),
-                       jnp.float32)
+    table = self.param(
+      'embedding', self.embedding_init, (self.num_embeddings, self.features), jnp.float32
+    )
     if self.spectral_norm:
       table = spectral_normalize(self, table, train, self.power_iterations, self.eps)
     return jnp.take(table, y, axis=0)
@@ -133,8 +138,10 @@ class SNEmbed(nn.Module):
 def require_labels(y, who, num_classes):
   """Raises a clear error when a class-conditional network gets no labels."""
   if y is None:
-    raise ValueError(f'{who} is class-conditional (num_classes={num_classes}) and needs '
-                     'integer labels y of shape [B]; got y=None.')
+    raise ValueError(
+      f'{who} is class-conditional (num_classes={num_classes}) and needs '
+      'integer labels y of shape [B]; got y=None.'
+    )
   return jnp.asarray(y).astype(jnp.int32)
 
 
@@ -148,6 +155,7 @@ class ConditionalBatchNorm(nn.Module):
   concatenated with a latent chunk; spectral norm on W_g, W_b). Batch statistics (no
   affine of their own) are in 'batch_stats' under `bn`.
   """
+
   num_classes: int = 0
   spectral_norm: bool = False
   momentum: float = 0.9
@@ -158,19 +166,33 @@ class ConditionalBatchNorm(nn.Module):
   @nn.compact
   def __call__(self, x, cond, train=True):
     channels = x.shape[-1]
-    x = nn.BatchNorm(use_running_average=not train, momentum=self.momentum,
-                     epsilon=self.epsilon, use_bias=False, use_scale=False, name='bn')(x)
+    x = nn.BatchNorm(
+      use_running_average=not train,
+      momentum=self.momentum,
+      epsilon=self.epsilon,
+      use_bias=False,
+      use_scale=False,
+      name='bn',
+    )(x)
     if self.num_classes > 0:
       cond = jnp.asarray(cond)
       if cond.ndim != 1 or not jnp.issubdtype(cond.dtype, jnp.integer):
-        raise ValueError(f'ConditionalBatchNorm(num_classes={self.num_classes}) takes int '
-                         f'labels [B]; got {cond.dtype} {cond.shape}.')
-      embed = functools.partial(nn.Embed, self.num_classes, channels,
-                                embedding_init=self.embedding_init)
+        raise ValueError(
+          f'ConditionalBatchNorm(num_classes={self.num_classes}) takes int '
+          f'labels [B]; got {cond.dtype} {cond.shape}.'
+        )
+      embed = functools.partial(
+        nn.Embed, self.num_classes, channels, embedding_init=self.embedding_init
+      )
       gain, bias = embed(name='gain')(cond), embed(name='bias')(cond)
     else:
-      dense = functools.partial(SNDense, channels, use_bias=False, spectral_norm=self.spectral_norm,
-                                kernel_init=self.kernel_init)
+      dense = functools.partial(
+        SNDense,
+        channels,
+        use_bias=False,
+        spectral_norm=self.spectral_norm,
+        kernel_init=self.kernel_init,
+      )
       gain, bias = dense(name='gain')(cond, train), dense(name='bias')(cond, train)
     shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (channels,)
     return x * (1.0 + gain.reshape(shape)) + bias.reshape(shape)
@@ -183,14 +205,20 @@ class SelfAttention(nn.Module):
   theta, phi: 1x1 convs to C/8, g: 1x1 conv to C/2, phi and g max-pooled 2x2, o: 1x1
   conv back to C; no biases; gamma starts at 0, so the block starts as the identity.
   """
+
   spectral_norm: bool = True
   kernel_init: Initializer = default_kernel_init
 
   @nn.compact
   def __call__(self, x, train=True):
     b, h, w, c = x.shape
-    conv = functools.partial(SNConv, kernel_size=(1, 1), use_bias=False,
-                             spectral_norm=self.spectral_norm, kernel_init=self.kernel_init)
+    conv = functools.partial(
+      SNConv,
+      kernel_size=(1, 1),
+      use_bias=False,
+      spectral_norm=self.spectral_norm,
+      kernel_init=self.kernel_init,
+    )
     pool = lambda t: nn.max_pool(t, (2, 2), (2, 2))
     theta = conv(c // 8, name='theta')(x, train).reshape(b, h * w, c // 8)
     phi = pool(conv(c // 8, name='phi')(x, train)).reshape(b, h * w // 4, c // 8)
@@ -206,6 +234,7 @@ class ProjectionHead(nn.Module):
 
   h [B, C] pooled features, y int [B] (needed when num_classes > 0) -> logits [B].
   """
+
   num_classes: int = 0
   spectral_norm: bool = True
   use_bias: bool = True
@@ -214,12 +243,18 @@ class ProjectionHead(nn.Module):
 
   @nn.compact
   def __call__(self, h, y=None, train=True):
-    out = SNDense(1, self.use_bias, self.spectral_norm, kernel_init=self.kernel_init,
-                  name='linear')(h, train)[:, 0]
+    out = SNDense(
+      1, self.use_bias, self.spectral_norm, kernel_init=self.kernel_init, name='linear'
+    )(h, train)[:, 0]
     if self.num_classes > 0:
       y = require_labels(y, 'The projection discriminator', self.num_classes)
-      e = SNEmbed(self.num_classes, h.shape[-1], self.spectral_norm,
-                  embedding_init=self.embedding_init, name='embed')(y, train)
+      e = SNEmbed(
+        self.num_classes,
+        h.shape[-1],
+        self.spectral_norm,
+        embedding_init=self.embedding_init,
+        name='embed',
+      )(y, train)
       out = out + jnp.sum(e * h, axis=-1)
     return out
 
@@ -241,6 +276,7 @@ class UpBlock(nn.Module):
   up-conv1x1 shortcut. `norm`: 'batch' (plain BN), 'embed' (class-conditional BN from
   labels, needs num_classes) or 'linear' (conditional BN from a vector `cond`).
   """
+
   features: int
   norm: str = 'batch'
   num_classes: int = 0
@@ -251,13 +287,15 @@ class UpBlock(nn.Module):
 
   def _norm(self, name, x, cond, train):
     if self.norm == 'batch':
-      return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=self.epsilon,
-                          name=name)(x)
+      return nn.BatchNorm(
+        use_running_average=not train, momentum=0.9, epsilon=self.epsilon, name=name
+      )(x)
     if self.norm not in ('embed', 'linear'):
       raise ValueError(f"UpBlock norm {self.norm!r} is not 'batch', 'embed' or 'linear'.")
     classes = self.num_classes if self.norm == 'embed' else 0
-    return ConditionalBatchNorm(classes, self.spectral_norm, epsilon=self.epsilon,
-                                kernel_init=self.kernel_init, name=name)(x, cond, train)
+    return ConditionalBatchNorm(
+      classes, self.spectral_norm, epsilon=self.epsilon, kernel_init=self.kernel_init, name=name
+    )(x, cond, train)
 
   @nn.compact
   def __call__(self, x, cond=None, train=True):
@@ -277,6 +315,7 @@ class DownBlock(nn.Module):
   change or it downsamples). preactivation=False is the first ("optimized") block: no
   ReLU on the input, shortcut pools before its conv rather than after.
   """
+
   features: int
   downsample: bool = True
   preactivation: bool = True

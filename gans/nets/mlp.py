@@ -9,7 +9,7 @@ ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh, 'leaky_relu': lambda x: nn.lea
 
 
 class Generator(nn.Module):
-  out_shape: tuple           # (2,) for points, (H, W, C) for images (tanh output).
+  out_shape: tuple  # (2,) for points, (H, W, C) for images (tanh output).
   hidden: tuple = (128, 128)
   activation: str = 'relu'
   batch_norm: bool = False

@@ -35,14 +35,14 @@ def _kernel_init(init, scale):
 
 
 class Generator(nn.Module):
-  out_shape: tuple            # (2,) for points; (H, W, C) gets a tanh output.
+  out_shape: tuple  # (2,) for points; (H, W, C) gets a tanh output.
   hidden: tuple = (400, 400, 400, 400)
   activation: str = 'relu'
   batch_norm: bool = True
-  dropout: float = 0.0        # Dropout rate after each hidden layer (train mode only).
+  dropout: float = 0.0  # Dropout rate after each hidden layer (train mode only).
   weight_init: str = 'normal'  # 'normal' (std init_scale), 'orthogonal' (gain), 'lecun'.
   init_scale: float = 0.02
-  bn_momentum: float = 0.95   # The reference's population update p <- 0.95 p + 0.05 m.
+  bn_momentum: float = 0.95  # The reference's population update p <- 0.95 p + 0.05 m.
 
   @nn.compact
   def __call__(self, z, y=None, train=True):
@@ -50,11 +50,9 @@ class Generator(nn.Module):
     kernel_init = _kernel_init(self.weight_init, self.init_scale)
     x = z
     for i, h in enumerate(self.hidden):
-      x = nn.Dense(h, use_bias=not self.batch_norm, kernel_init=kernel_init,
-                   name=f'hidden{i}')(x)
+      x = nn.Dense(h, use_bias=not self.batch_norm, kernel_init=kernel_init, name=f'hidden{i}')(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum,
-                         name=f'bn{i}')(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=self.bn_momentum, name=f'bn{i}')(x)
       x = ACTIVATIONS[self.activation](x)
       if self.dropout > 0:
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -67,8 +65,8 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
   hidden: int = 200
   layers: int = 3
-  pieces: int = 5             # Maxout pieces; 1 means a plain `activation` layer.
-  activation: str = 'tanh'    # Used only when pieces == 1.
+  pieces: int = 5  # Maxout pieces; 1 means a plain `activation` layer.
+  activation: str = 'tanh'  # Used only when pieces == 1.
   weight_init: str = 'normal'
   init_scale: float = 0.02
 

@@ -84,6 +84,7 @@ _ZEROS = nn.initializers.zeros_init()
 
 # Masks. Feature i of a D-wide feature vector belongs to channel group i * C // D.
 
+
 def _groups(size, channels):
   return np.arange(size) * channels // size
 
@@ -103,14 +104,18 @@ def _channel_mask(in_groups, out_groups, mask_type):
 def _mask_layer(p, channels, first):
   """The parameters of a gated layer with their masks applied (a new dict)."""
   features = p['h_out_kernel'].shape[-1]
-  h_kernel = p['h_kernel']                                 # [1, kv, in, 2F]
-  centre = _channel_mask(_groups(h_kernel.shape[2], channels),
-                         _gate_groups(features, channels), 'A' if first else 'B')
+  h_kernel = p['h_kernel']  # [1, kv, in, 2F]
+  centre = _channel_mask(
+    _groups(h_kernel.shape[2], channels), _gate_groups(features, channels), 'A' if first else 'B'
+  )
   mask = np.ones(h_kernel.shape, np.float32)
   mask[0, -1] = centre
   feature_groups = _groups(features, channels)
-  return {**p, 'h_kernel': h_kernel * mask,
-          'h_out_kernel': p['h_out_kernel'] * _channel_mask(feature_groups, feature_groups, 'B')}
+  return {
+    **p,
+    'h_kernel': h_kernel * mask,
+    'h_out_kernel': p['h_out_kernel'] * _channel_mask(feature_groups, feature_groups, 'B'),
+  }
 
 
 def _mask_head(p, channels):
@@ -118,17 +123,19 @@ def _mask_head(p, channels):
   f_in, f_hidden = p['hidden_kernel'].shape
   f_out = p['out_kernel'].shape[-1]
   hidden = p['hidden_kernel'] * _channel_mask(
-      _groups(f_in, channels), _groups(f_hidden, channels), 'B')
-  out = p['out_kernel'] * _channel_mask(
-      _groups(f_hidden, channels), _groups(f_out, channels), 'B')
+    _groups(f_in, channels), _groups(f_hidden, channels), 'B'
+  )
+  out = p['out_kernel'] * _channel_mask(_groups(f_hidden, channels), _groups(f_out, channels), 'B')
   return {**p, 'hidden_kernel': hidden, 'out_kernel': out}
 
 
 # Computation shared by the full network and the sampler (masked parameters).
 
+
 def _conv(x, kernel, padding):
-  return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding,
-                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  return jax.lax.conv_general_dilated(
+    x, kernel, (1, 1), padding, dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+  )
 
 
 def _gate(z):
@@ -161,6 +168,7 @@ def _scale(x, num_levels):
 
 class _GatedLayer(nn.Module):
   """One gated layer: (v [N, H, W, Cv], h [N, H, W, Ch], labels [N] or None) -> (v', h')."""
+
   features: int
   kernel_size: int
   channels: int
@@ -174,13 +182,15 @@ class _GatedLayer(nn.Module):
     def param(name, shape, init=_KERNEL_INIT):
       return self.param(name, init, shape, jnp.float32)
 
-    p = {'v_kernel': param('v_kernel', (kv, self.kernel_size, v.shape[-1], f2)),
-         'v_bias': param('v_bias', (f2,), _ZEROS),
-         'h_kernel': param('h_kernel', (1, kv, h.shape[-1], f2)),
-         'h_bias': param('h_bias', (f2,), _ZEROS),
-         'link': param('link', (f2, f2)),
-         'h_out_kernel': param('h_out_kernel', (self.features, self.features)),
-         'h_out_bias': param('h_out_bias', (self.features,), _ZEROS)}
+    p = {
+      'v_kernel': param('v_kernel', (kv, self.kernel_size, v.shape[-1], f2)),
+      'v_bias': param('v_bias', (f2,), _ZEROS),
+      'h_kernel': param('h_kernel', (1, kv, h.shape[-1], f2)),
+      'h_bias': param('h_bias', (f2,), _ZEROS),
+      'link': param('link', (f2, f2)),
+      'h_out_kernel': param('h_out_kernel', (self.features, self.features)),
+      'h_out_bias': param('h_out_bias', (self.features,), _ZEROS),
+    }
     cond = 0.0
     if self.num_classes > 0:
       table = param('cond', (self.num_classes, f2), nn.initializers.normal(0.1))
@@ -197,6 +207,7 @@ class _GatedLayer(nn.Module):
 
 class _Head(nn.Module):
   """h [N, H, W, F] -> logits [N, H, W, C, num_levels]."""
+
   channels: int
   num_levels: int
   head_features: int
@@ -204,12 +215,16 @@ class _Head(nn.Module):
   @nn.compact
   def __call__(self, h):
     f_out = self.channels * self.num_levels
-    p = {'hidden_kernel': self.param('hidden_kernel', _KERNEL_INIT,
-                                     (h.shape[-1], self.head_features), jnp.float32),
-         'hidden_bias': self.param('hidden_bias', _ZEROS, (self.head_features,), jnp.float32),
-         'out_kernel': self.param('out_kernel', _KERNEL_INIT, (self.head_features, f_out),
-                                  jnp.float32),
-         'out_bias': self.param('out_bias', _ZEROS, (f_out,), jnp.float32)}
+    p = {
+      'hidden_kernel': self.param(
+        'hidden_kernel', _KERNEL_INIT, (h.shape[-1], self.head_features), jnp.float32
+      ),
+      'hidden_bias': self.param('hidden_bias', _ZEROS, (self.head_features,), jnp.float32),
+      'out_kernel': self.param(
+        'out_kernel', _KERNEL_INIT, (self.head_features, f_out), jnp.float32
+      ),
+      'out_bias': self.param('out_bias', _ZEROS, (f_out,), jnp.float32),
+    }
     return _head(_mask_head(p, self.channels), h, self.channels)
 
 
@@ -232,6 +247,7 @@ class PixelCNN(nn.Module):
   [head_features, C * num_levels], out_bias). Masked entries stay in the parameters;
   they get zero gradients.
   """
+
   features: int = 64
   num_layers: int = 8
   kernel_size: int = 5
@@ -272,8 +288,9 @@ class PixelCNN(nn.Module):
     channels = x.shape[-1]
     v = h = x.astype(jnp.float32)
     for i in range(self.num_layers):
-      v, h = _GatedLayer(self.features, self.kernel_size, channels, i == 0, self.num_classes,
-                         name=f'layer{i}')(v, h, labels)
+      v, h = _GatedLayer(
+        self.features, self.kernel_size, channels, i == 0, self.num_classes, name=f'layer{i}'
+      )(v, h, labels)
     return _Head(channels, self.num_levels, self.head_features, name='head')(h)
 
 
@@ -283,16 +300,21 @@ def _check(model, shape):
     raise ValueError(f'PixelCNN takes images [N, H, W, C]; got shape {tuple(shape)}.')
   channels = shape[-1]
   if model.num_layers < 1 or model.kernel_size < 3 or model.kernel_size % 2 == 0:
-    raise ValueError(f'PixelCNN needs num_layers >= 1 and an odd kernel_size >= 3; got '
-                     f'{model.num_layers} and {model.kernel_size}.')
+    raise ValueError(
+      f'PixelCNN needs num_layers >= 1 and an odd kernel_size >= 3; got '
+      f'{model.num_layers} and {model.kernel_size}.'
+    )
   if model.num_levels < 2:
     raise ValueError(f'PixelCNN needs num_levels >= 2; got {model.num_levels}.')
   if min(model.features, model.head_features) < channels:
-    raise ValueError(f'PixelCNN with {channels} channels needs features and head_features '
-                     f'>= {channels}; got {model.features} and {model.head_features}.')
+    raise ValueError(
+      f'PixelCNN with {channels} channels needs features and head_features '
+      f'>= {channels}; got {model.features} and {model.head_features}.'
+    )
 
 
 # Sampling.
+
 
 def make_sampler(model, image_shape, strategy='auto'):
   """Returns sample(variables, key, n_or_labels) -> int32 [N, H, W, C] for `model`.
@@ -338,17 +360,20 @@ def make_sampler(model, image_shape, strategy='auto'):
     else:
       cond = jnp.zeros((num_layers, n, f2), jnp.float32)
     state = {
-        'image': jnp.zeros((n, height, width, channels), jnp.int32),
-        # The scaled image with the convolutions' zero padding: kv rows on top, pad
-        # columns on each side.
-        'x': jnp.zeros((n, kv + height, pad + width + pad, channels), jnp.float32),
-        # v[i - 1]: the last kv - 1 rows of v_{i-1} (inputs of layer i's vertical conv).
-        'v': [jnp.zeros((n, kv - 1, pad + width + pad, f2 // 2), jnp.float32)
-              for _ in range(num_layers - 1)],
-        # h[i - 1]: the last kv - 1 columns of h_i on the current row.
-        'h': [jnp.zeros((n, kv - 1, f2 // 2), jnp.float32) for _ in range(num_layers - 1)],
-        # The vertical-to-horizontal links of the current row.
-        'link': jnp.zeros((num_layers, n, width, f2), jnp.float32)}
+      'image': jnp.zeros((n, height, width, channels), jnp.int32),
+      # The scaled image with the convolutions' zero padding: kv rows on top, pad
+      # columns on each side.
+      'x': jnp.zeros((n, kv + height, pad + width + pad, channels), jnp.float32),
+      # v[i - 1]: the last kv - 1 rows of v_{i-1} (inputs of layer i's vertical conv).
+      'v': [
+        jnp.zeros((n, kv - 1, pad + width + pad, f2 // 2), jnp.float32)
+        for _ in range(num_layers - 1)
+      ],
+      # h[i - 1]: the last kv - 1 columns of h_i on the current row.
+      'h': [jnp.zeros((n, kv - 1, f2 // 2), jnp.float32) for _ in range(num_layers - 1)],
+      # The vertical-to-horizontal links of the current row.
+      'link': jnp.zeros((num_layers, n, width, f2), jnp.float32),
+    }
     return (lp, head, cond), state
 
   def start_row(model_params, state, r):
@@ -356,16 +381,16 @@ def make_sampler(model, image_shape, strategy='auto'):
     lp, _, cond = model_params
     v, links, v_row = [], [], None
     for i, p in enumerate(lp):
-      if i == 0:   # Image rows r-kv..r-1.
+      if i == 0:  # Image rows r-kv..r-1.
         window = jax.lax.dynamic_slice_in_dim(state['x'], r, kv, axis=1)
-      else:        # v_{i-1} rows r-kv+1..r.
+      else:  # v_{i-1} rows r-kv+1..r.
         window = jnp.concatenate([state['v'][i - 1], v_row[:, None]], axis=1)
         v.append(window[:, 1:])
-      pv = _conv(window, p['v_kernel'], 'VALID')[:, 0] + p['v_bias']    # [N, W, 2F]
+      pv = _conv(window, p['v_kernel'], 'VALID')[:, 0] + p['v_bias']  # [N, W, 2F]
       v_out, link = _vertical_tail(p, pv, cond[i][:, None])
       v_row = jnp.pad(v_out, ((0, 0), (pad, pad), (0, 0)))
       links.append(link)
-    h = [jnp.zeros_like(a) for a in state['h']]   # Zero padding left of the row.
+    h = [jnp.zeros_like(a) for a in state['h']]  # Zero padding left of the row.
     return {**state, 'v': v, 'h': h, 'link': jnp.stack(links)}
 
   def step(model_params, state, key, r, j):
@@ -375,10 +400,11 @@ def make_sampler(model, image_shape, strategy='auto'):
     n = state['image'].shape[0]
     h_last, h = [], None
     for i, p in enumerate(lp):
-      if i == 0:   # Image columns col-kv+1..col.
-        window = jax.lax.dynamic_slice(state['x'], (0, r + kv, col + pad - kv + 1, 0),
-                                       (n, 1, kv, channels))[:, 0]
-      else:        # h_i columns col-kv+1..col.
+      if i == 0:  # Image columns col-kv+1..col.
+        window = jax.lax.dynamic_slice(
+          state['x'], (0, r + kv, col + pad - kv + 1, 0), (n, 1, kv, channels)
+        )[:, 0]
+      else:  # h_i columns col-kv+1..col.
         window = jnp.concatenate([state['h'][i - 1], h[:, None]], axis=1)
         # Once its last channel is drawn, the pixel's features are final.
         h_last.append(jnp.where(c == channels - 1, window[:, 1:], state['h'][i - 1]))
@@ -394,8 +420,9 @@ def make_sampler(model, image_shape, strategy='auto'):
 
   def row(model_params, state, key, r):
     state = start_row(model_params, state, r)
-    return jax.lax.fori_loop(0, width * channels,
-                             lambda j, s: step(model_params, s, key, r, j), state)
+    return jax.lax.fori_loop(
+      0, width * channels, lambda j, s: step(model_params, s, key, r, j), state
+    )
 
   def run_fori(params, key, labels):
     model_params, state = prepare(params, labels)
@@ -410,8 +437,10 @@ def make_sampler(model, image_shape, strategy='auto'):
   def sample(variables, key, n_or_labels):
     if np.ndim(n_or_labels) == 0:
       if model.num_classes > 0:
-        raise ValueError(f'The PixelCNN is class-conditional (num_classes={model.num_classes})'
-                         '; pass int labels [N] instead of a count.')
+        raise ValueError(
+          f'The PixelCNN is class-conditional (num_classes={model.num_classes})'
+          '; pass int labels [N] instead of a count.'
+        )
       labels = jnp.zeros((int(n_or_labels),), jnp.int32)
     else:
       labels = jnp.asarray(n_or_labels, jnp.int32)

@@ -37,7 +37,7 @@ class UpBlock(nn.Module):
 class DownBlock(nn.Module):
   features: int
   down: bool = True
-  first: bool = False   # The optimized block: no pre-activation on the input.
+  first: bool = False  # The optimized block: no pre-activation on the input.
 
   @nn.compact
   def __call__(self, x):

@@ -42,10 +42,10 @@ def _check(arch, size):
 
 
 class Generator(nn.Module):
-  out_shape: tuple          # (H, W, C) of the images.
-  arch: str = 'resnet'      # 'resnet' (Table 4) or 'cnn' (Table 3).
-  width: int = 0            # 0: the paper's (resnet 256; cnn 512 at the bottom).
-  num_classes: int = 0      # > 0: class-conditional batch norm.
+  out_shape: tuple  # (H, W, C) of the images.
+  arch: str = 'resnet'  # 'resnet' (Table 4) or 'cnn' (Table 3).
+  width: int = 0  # 0: the paper's (resnet 256; cnn 512 at the bottom).
+  num_classes: int = 0  # > 0: class-conditional batch norm.
 
   @nn.compact
   def __call__(self, z, y=None, train=True):
@@ -59,17 +59,25 @@ class Generator(nn.Module):
     def bn(name, x):
       if self.num_classes > 0:
         return layers.ConditionalBatchNorm(self.num_classes, epsilon=_BN_EPS, name=name)(
-            x, y, train)
-      return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=_BN_EPS,
-                          name=name)(x)
+          x, y, train
+        )
+      return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=_BN_EPS, name=name)(
+        x
+      )
 
     if self.arch == 'cnn':
       # As chainer-gan-lib: batch norm over each of the bottom*bottom*width dense outputs.
       h = nn.Dense(bottom * bottom * width, kernel_init=_N02, name='project')(z)
       h = nn.relu(bn('project_bn', h)).reshape(z.shape[0], bottom, bottom, width)
       for i in range(3):
-        h = fast_conv.ConvTranspose(width // 2**(i + 1), (4, 4), strides=(2, 2), padding='SAME',
-                             kernel_init=_N02, name=f'up{i}')(h)
+        h = fast_conv.ConvTranspose(
+          width // 2 ** (i + 1),
+          (4, 4),
+          strides=(2, 2),
+          padding='SAME',
+          kernel_init=_N02,
+          name=f'up{i}',
+        )(h)
         h = nn.relu(bn(f'up{i}_bn', h))
       return jnp.tanh(fast_conv.Conv(channels, (3, 3), kernel_init=_N02, name='out')(h))
 
@@ -77,20 +85,27 @@ class Generator(nn.Module):
     h = h.reshape(z.shape[0], bottom, bottom, width)
     norm = 'embed' if self.num_classes > 0 else 'batch'
     for i in range(3):
-      h = layers.UpBlock(width, norm, self.num_classes, epsilon=_BN_EPS,
-                         kernel_init=_GLOROT_SQRT2, shortcut_init=_GLOROT, name=f'up{i}')(
-                             h, y, train)
-    h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=_BN_EPS,
-                             name='out_bn')(h))
+      h = layers.UpBlock(
+        width,
+        norm,
+        self.num_classes,
+        epsilon=_BN_EPS,
+        kernel_init=_GLOROT_SQRT2,
+        shortcut_init=_GLOROT,
+        name=f'up{i}',
+      )(h, y, train)
+    h = nn.relu(
+      nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=_BN_EPS, name='out_bn')(h)
+    )
     return jnp.tanh(fast_conv.Conv(channels, (3, 3), kernel_init=_GLOROT, name='out')(h))
 
 
 class Discriminator(nn.Module):
-  arch: str = 'resnet'      # 'resnet' (Table 4) or 'cnn' (Table 3).
-  width: int = 0            # 0: the paper's (resnet 128; cnn 64 in the first layer).
-  num_classes: int = 0      # > 0: projection discriminator (resnet only).
+  arch: str = 'resnet'  # 'resnet' (Table 4) or 'cnn' (Table 3).
+  width: int = 0  # 0: the paper's (resnet 128; cnn 64 in the first layer).
+  num_classes: int = 0  # > 0: projection discriminator (resnet only).
   spectral_norm: bool = True
-  leak: float = 0.1         # LeakyReLU slope of the cnn D (Table 3).
+  leak: float = 0.1  # LeakyReLU slope of the cnn D (Table 3).
 
   @nn.compact
   def __call__(self, x, y=None, train=True):
@@ -104,14 +119,14 @@ class Discriminator(nn.Module):
       act = lambda t: nn.leaky_relu(t, self.leak)
       for i in range(3):
         x = act(conv(width * 2**i, (3, 3), name=f'conv{i}_0')(x, train))
-        x = act(conv(width * 2**i, (4, 4), strides=(2, 2), padding=1, name=f'conv{i}_1')(
-            x, train))
+        x = act(conv(width * 2**i, (4, 4), strides=(2, 2), padding=1, name=f'conv{i}_1')(x, train))
       x = act(conv(width * 8, (3, 3), name='conv3_0')(x, train))
       x = x.reshape(x.shape[0], -1)
       return layers.SNDense(1, spectral_norm=sn, kernel_init=_N02, name='logit')(x, train)[:, 0]
 
-    block = functools.partial(layers.DownBlock, width, spectral_norm=sn,
-                              kernel_init=_GLOROT_SQRT2, shortcut_init=_GLOROT)
+    block = functools.partial(
+      layers.DownBlock, width, spectral_norm=sn, kernel_init=_GLOROT_SQRT2, shortcut_init=_GLOROT
+    )
     x = block(preactivation=False, name='block0')(x, train)
     x = block(name='block1')(x, train)
     x = block(downsample=False, name='block2')(x, train)
@@ -119,6 +134,7 @@ class Discriminator(nn.Module):
     h = jnp.sum(nn.relu(x), axis=(1, 2))
     if not self.is_initializing():
       self.sow('intermediates', 'features', h)
-    head = layers.ProjectionHead(self.num_classes, sn, use_bias=False, kernel_init=_GLOROT,
-                                 embedding_init=_GLOROT, name='head')
+    head = layers.ProjectionHead(
+      self.num_classes, sn, use_bias=False, kernel_init=_GLOROT, embedding_init=_GLOROT, name='head'
+    )
     return head(h, y, train)

@@ -81,8 +81,7 @@ def gaussian_log_density(z, mean, log_variance):
   Returns:
     float array of the broadcast shape without its last axis (e.g. [K, N]), in nats.
   """
-  return -0.5 * jnp.sum(LOG_2PI + log_variance + (z - mean)**2 * jnp.exp(-log_variance),
-                        axis=-1)
+  return -0.5 * jnp.sum(LOG_2PI + log_variance + (z - mean) ** 2 * jnp.exp(-log_variance), axis=-1)
 
 
 def standard_normal_log_density(z):
@@ -143,8 +142,9 @@ def _levels(x, mean, log_scale, num_levels, who):
   """Checks and converts the arguments of the discretized likelihoods."""
   x = jnp.asarray(x)
   if not jnp.issubdtype(x.dtype, jnp.floating):
-    raise ValueError(f'{who} takes x as floats in [-1, 1] (u / 127.5 - 1 for uint8 u); '
-                     f'got {x.dtype}.')
+    raise ValueError(
+      f'{who} takes x as floats in [-1, 1] (u / 127.5 - 1 for uint8 u); got {x.dtype}.'
+    )
   mean, log_scale = jnp.asarray(mean), jnp.asarray(log_scale)
   return _half_bin(num_levels), x.astype(mean.dtype), mean, log_scale
 
@@ -173,8 +173,7 @@ def _log_normal_bin(t, width):
   return jnp.where(use_cdf, by_cdf, by_midpoint)
 
 
-def discretized_gaussian_log_likelihood(x, mean, log_scale, num_levels=256,
-                                        event_ndims=None):
+def discretized_gaussian_log_likelihood(x, mean, log_scale, num_levels=256, event_ndims=None):
   """log P(x) of a Gaussian discretized to `num_levels` levels in [-1, 1], in nats.
 
   Level k has centre c_k = 2 k / (num_levels - 1) - 1 (for 256 levels, u / 127.5 - 1
@@ -201,19 +200,20 @@ def discretized_gaussian_log_likelihood(x, mean, log_scale, num_levels=256,
   Raises:
     ValueError: num_levels is not an integer >= 2, or x is not a float array.
   """
-  h, x, mean, log_scale = _levels(x, mean, log_scale, num_levels,
-                                  'discretized_gaussian_log_likelihood')
+  h, x, mean, log_scale = _levels(
+    x, mean, log_scale, num_levels, 'discretized_gaussian_log_likelihood'
+  )
   inv_s = jnp.exp(-log_scale)
   log_cdf_upper = special.log_ndtr((x + h - mean) * inv_s)  # First bin: Phi(b).
   log_sf_lower = special.log_ndtr((mean - (x - h)) * inv_s)  # Last bin: 1 - Phi(a).
   interior = _log_normal_bin((x - mean) * inv_s, 2.0 * h * inv_s)
-  values = jnp.where(x < -1.0 + 0.5 * h, log_cdf_upper,
-                     jnp.where(x > 1.0 - 0.5 * h, log_sf_lower, interior))
+  values = jnp.where(
+    x < -1.0 + 0.5 * h, log_cdf_upper, jnp.where(x > 1.0 - 0.5 * h, log_sf_lower, interior)
+  )
   return _event_sum(values, x.ndim, event_ndims)
 
 
-def discretized_logistic_log_likelihood(x, mean, log_scale, num_levels=256,
-                                        event_ndims=None):
+def discretized_logistic_log_likelihood(x, mean, log_scale, num_levels=256, event_ndims=None):
   """log P(x) of a logistic distribution discretized to `num_levels` levels, in nats.
 
   PixelCNN++ (Salimans et al. 2017, Eq. 2) with one component: the same levels and
@@ -236,16 +236,18 @@ def discretized_logistic_log_likelihood(x, mean, log_scale, num_levels=256,
   Raises:
     ValueError: num_levels is not an integer >= 2, or x is not a float array.
   """
-  h, x, mean, log_scale = _levels(x, mean, log_scale, num_levels,
-                                  'discretized_logistic_log_likelihood')
+  h, x, mean, log_scale = _levels(
+    x, mean, log_scale, num_levels, 'discretized_logistic_log_likelihood'
+  )
   inv_s = jnp.exp(-log_scale)
   a = (x - h - mean) * inv_s
   b = (x + h - mean) * inv_s
   log_cdf_upper = jax.nn.log_sigmoid(b)
   log_sf_lower = jax.nn.log_sigmoid(-a)
   interior = log_cdf_upper + log_sf_lower + _log1mexp(-2.0 * h * inv_s)
-  values = jnp.where(x < -1.0 + 0.5 * h, log_cdf_upper,
-                     jnp.where(x > 1.0 - 0.5 * h, log_sf_lower, interior))
+  values = jnp.where(
+    x < -1.0 + 0.5 * h, log_cdf_upper, jnp.where(x > 1.0 - 0.5 * h, log_sf_lower, interior)
+  )
   return _event_sum(values, x.ndim, event_ndims)
 
 
@@ -272,8 +274,9 @@ def categorical_log_likelihood(logits, x, event_ndims=None):
     raise ValueError(f'categorical_log_likelihood takes integer x; got {x.dtype}.')
   log_probs = jax.nn.log_softmax(logits, axis=-1)
   index = jnp.broadcast_to(x.astype(jnp.int32)[..., None], log_probs.shape[:-1] + (1,))
-  values = jnp.take_along_axis(log_probs, index, axis=-1, mode='fill', fill_value=jnp.nan,
-                               wrap_negative_indices=False)[..., 0]
+  values = jnp.take_along_axis(
+    log_probs, index, axis=-1, mode='fill', fill_value=jnp.nan, wrap_negative_indices=False
+  )[..., 0]
   return _event_sum(values, x.ndim, event_ndims)
 
 

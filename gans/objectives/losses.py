@@ -36,8 +36,9 @@ def sigmoid_cross_entropy(logits, labels):
 
 
 def minimax_discriminator(real, fake, real_label=1.0, fake_label=0.0):
-  return (jnp.mean(sigmoid_cross_entropy(real, real_label)) +
-          jnp.mean(sigmoid_cross_entropy(fake, fake_label)))
+  return jnp.mean(sigmoid_cross_entropy(real, real_label)) + jnp.mean(
+    sigmoid_cross_entropy(fake, fake_label)
+  )
 
 
 def minimax_generator(fake):
@@ -60,15 +61,14 @@ def hinge_discriminator(real, fake):
   return jnp.mean(nn.relu(1.0 - real)) + jnp.mean(nn.relu(1.0 + fake))
 
 
-def least_squares_discriminator(real, fake, real_label=1.0, fake_label=0.0, *, a=0.0,
-                                b=1.0):
+def least_squares_discriminator(real, fake, real_label=1.0, fake_label=0.0, *, a=0.0, b=1.0):
   real_target = a + real_label * (b - a)
   fake_target = a + fake_label * (b - a)
-  return 0.5 * jnp.mean((real - real_target)**2) + 0.5 * jnp.mean((fake - fake_target)**2)
+  return 0.5 * jnp.mean((real - real_target) ** 2) + 0.5 * jnp.mean((fake - fake_target) ** 2)
 
 
 def least_squares_generator(fake, *, c=1.0):
-  return 0.5 * jnp.mean((fake - c)**2)
+  return 0.5 * jnp.mean((fake - c) ** 2)
 
 
 LS_CODINGS = {'0,1,1': (0.0, 1.0, 1.0), '-1,1,0': (-1.0, 1.0, 0.0)}
@@ -83,20 +83,22 @@ def parse_coding(coding):
   try:
     a, b, c = (float(v) for v in values)
   except ValueError:
-    raise ValueError(f"config.ls_coding={coding!r} is not 'a,b,c' (e.g. '0,1,1' or "
-                     f"'-1,1,0').") from None
+    raise ValueError(
+      f"config.ls_coding={coding!r} is not 'a,b,c' (e.g. '0,1,1' or '-1,1,0')."
+    ) from None
   if a == b:
-    raise ValueError(f'config.ls_coding={coding!r}: the fake label a must differ from '
-                     f'the real label b.')
+    raise ValueError(
+      f'config.ls_coding={coding!r}: the fake label a must differ from the real label b.'
+    )
   return a, b, c
 
 
 LOSSES = {
-    'minimax': (minimax_discriminator, minimax_generator),
-    'non_saturating': (minimax_discriminator, non_saturating_generator),
-    'wasserstein': (wasserstein_discriminator, wasserstein_generator),
-    'hinge': (hinge_discriminator, wasserstein_generator),
-    'least_squares': (least_squares_discriminator, least_squares_generator),
+  'minimax': (minimax_discriminator, minimax_generator),
+  'non_saturating': (minimax_discriminator, non_saturating_generator),
+  'wasserstein': (wasserstein_discriminator, wasserstein_generator),
+  'hinge': (hinge_discriminator, wasserstein_generator),
+  'least_squares': (least_squares_discriminator, least_squares_generator),
 }
 
 
@@ -109,6 +111,8 @@ def get(name, ls_coding='0,1,1'):
     raise ValueError(f'config.loss={name!r} is not a loss; known: {", ".join(LOSSES)}.')
   if name == 'least_squares':
     a, b, c = parse_coding(ls_coding)
-    return (functools.partial(least_squares_discriminator, a=a, b=b),
-            functools.partial(least_squares_generator, c=c))
+    return (
+      functools.partial(least_squares_discriminator, a=a, b=b),
+      functools.partial(least_squares_generator, c=c),
+    )
   return LOSSES[name]

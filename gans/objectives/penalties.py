@@ -15,7 +15,7 @@ def _input_gradient_norms(critic, x):
   # Each output depends only on its own input, so the gradient of the sum gives
   # every example's input gradient in one backward pass.
   grads = jax.grad(lambda v: jnp.sum(critic(v)))(x)
-  return jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1)**2, axis=1) + 1e-12)
+  return jnp.sqrt(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1) + 1e-12)
 
 
 def gradient_penalty(critic, real, fake, key):
@@ -26,7 +26,7 @@ def gradient_penalty(critic, real, fake, key):
   """
   eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), real.dtype)
   x_hat = eps * real + (1.0 - eps) * fake
-  return jnp.mean((_input_gradient_norms(critic, x_hat) - 1.0)**2)
+  return jnp.mean((_input_gradient_norms(critic, x_hat) - 1.0) ** 2)
 
 
 def dragan_points(key, real, scale=0.5):
@@ -47,7 +47,7 @@ def dragan_penalty(critic, real, key, scale=0.5):
   """DRAGAN penalty without lambda (10 in the paper): E[(||grad D(x_hat)|| - 1)^2]
   at the points `dragan_points` perturbs around the real data."""
   x_hat = jax.lax.stop_gradient(dragan_points(key, real, scale))
-  return jnp.mean((_input_gradient_norms(critic, x_hat) - 1.0)**2)
+  return jnp.mean((_input_gradient_norms(critic, x_hat) - 1.0) ** 2)
 
 
 def r1_penalty(critic, real):
@@ -56,7 +56,7 @@ def r1_penalty(critic, real):
   The step adds (gamma / 2) * r1_penalty, so config.r1 is the paper's gamma.
   """
   grads = jax.grad(lambda v: jnp.sum(critic(v)))(real)
-  return jnp.mean(jnp.sum(grads.reshape(grads.shape[0], -1)**2, axis=1))
+  return jnp.mean(jnp.sum(grads.reshape(grads.shape[0], -1) ** 2, axis=1))
 
 
 def orthogonal_regularization(params):
@@ -90,6 +90,7 @@ def clip_weights(params, clip):
 def clip_weights_transform(clip):
   """The same constraint as an optax transformation to chain after an optimizer:
   it changes the updates u so that params + u lands in [-clip, clip]."""
+
   def init_fn(params):
     del params
     return optax.EmptyState()

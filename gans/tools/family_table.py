@@ -43,22 +43,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TRAIN, VALID, TEST = 'train[:4000]', 'train[4000:4500]', 'train[4500:]'
 # (name, experiment file, paper, overrides of the default config)
 RUNS = (
-    ('gan', 'gan.py', 'Goodfellow et al. 2014', dict(image_size=32)),
-    ('wgan_gp', 'wgan_gp.py', 'Gulrajani et al. 2017', {}),
-    ('vae', 'vae.py', 'Kingma & Welling 2014', {}),
-    ('vae_gan', 'vae_gan.py', 'Larsen et al. 2016', {}),
-    ('pixelcnn', 'pixelcnn.py', 'van den Oord et al. 2016', {}),
+  ('gan', 'gan.py', 'Goodfellow et al. 2014', dict(image_size=32)),
+  ('wgan_gp', 'wgan_gp.py', 'Gulrajani et al. 2017', {}),
+  ('vae', 'vae.py', 'Kingma & Welling 2014', {}),
+  ('vae_gan', 'vae_gan.py', 'Larsen et al. 2016', {}),
+  ('pixelcnn', 'pixelcnn.py', 'van den Oord et al. 2016', {}),
 )
 # Published numbers with comparable protocols, and how ours differ.
 PUBLISHED = {
-    'gan': 'Parzen 225 +- 2 nats (MNIST 28x28, [0, 1] pixels, 10k samples; Goodfellow '
-           'et al. 2014 Table 1)',
-    'wgan_gp': 'no likelihood reported',
-    'vae': 'NLL 86.76 nats, one stochastic layer, K = 5000 (binarized MNIST 28x28; Burda '
-           'et al. 2016 Table 1)',
-    'vae_gan': 'no likelihood reported (CelebA)',
-    'pixelcnn': 'NLL about 81 nats (binarized MNIST 28x28; van den Oord et al. 2016, '
-                'PixelRNN paper); CIFAR-10 3.03 bits/dim (gated PixelCNN)',
+  'gan': 'Parzen 225 +- 2 nats (MNIST 28x28, [0, 1] pixels, 10k samples; Goodfellow '
+  'et al. 2014 Table 1)',
+  'wgan_gp': 'no likelihood reported',
+  'vae': 'NLL 86.76 nats, one stochastic layer, K = 5000 (binarized MNIST 28x28; Burda '
+  'et al. 2016 Table 1)',
+  'vae_gan': 'no likelihood reported (CelebA)',
+  'pixelcnn': 'NLL about 81 nats (binarized MNIST 28x28; van den Oord et al. 2016, '
+  'PixelRNN paper); CIFAR-10 3.03 bits/dim (gated PixelCNN)',
 }
 
 
@@ -71,7 +71,7 @@ def run_config(spec, overrides, steps=None):
   if steps:
     config.total_steps = steps
   for fragment in config.evals.values():
-    fragment.every = 0   # The table evaluates once, at the end.
+    fragment.every = 0  # The table evaluates once, at the end.
   return config
 
 
@@ -105,7 +105,8 @@ def measure(name, config, exp, state, num_samples, num_parzen):
   row = dict(name=name, family=config.family, steps=int(state.step))
   if exp.likelihood is not None:
     ev = eval_lib.likelihood.LikelihoodEvaluator(
-        config, exp.dataset, dict(split=TEST, batch_size=100), exp=exp)
+      config, exp.dataset, dict(split=TEST, batch_size=100), exp=exp
+    )
     out = ev(exp, state)
     row['nll'] = {k: v for k, v in out.items() if k != 'protocol'}
   fake = experiment_lib.generate(exp, state, num_parzen, seed=1, batch_size=100)
@@ -115,11 +116,18 @@ def measure(name, config, exp, state, num_samples, num_parzen):
   sigma, by_sigma = parzen.select_parzen_sigma(fake, valid)
   mean, se = parzen.parzen_log_likelihood(fake, test, sigma)
   dims = test.shape[1]
-  row['parzen'] = dict(sigma=sigma, mean=mean, standard_error=se,
-                       mean_01=mean + dims * np.log(2.0), dims=dims,
-                       num_samples=len(fake), by_sigma=by_sigma)
-  fragment = dict(features='classifier', metrics=('fid', 'is'), num_samples=num_samples,
-                  reference_split='train')
+  row['parzen'] = dict(
+    sigma=sigma,
+    mean=mean,
+    standard_error=se,
+    mean_01=mean + dims * np.log(2.0),
+    dims=dims,
+    num_samples=len(fake),
+    by_sigma=by_sigma,
+  )
+  fragment = dict(
+    features='classifier', metrics=('fid', 'is'), num_samples=num_samples, reference_split='train'
+  )
   full = data.load(config, split='train')
   ev = eval_lib.samples.SampleEvaluator(config, full, fragment)
   out = ev(exp, state)
@@ -129,30 +137,37 @@ def measure(name, config, exp, state, num_samples, num_parzen):
 
 
 def grid_image(exp, state, path, n=64):
-  images = image_lib.to_uint8(experiment_lib.generate(exp, state, n, seed=2,
-                                                      batch_size=n))
+  images = image_lib.to_uint8(experiment_lib.generate(exp, state, n, seed=2, batch_size=n))
   grid = image_lib.grid(images, rows=8)
   image_lib.save_png(path, grid)
   return grid
 
 
 def markdown(rows, labels):
-  head = ('| family | run | held-out NLL (nats / bits/dim) | Parzen ([-1,1] / [0,1] px) '
-          '| fid_classifier | is_classifier | samples/s | published |\n'
-          '| --- | --- | --- | --- | --- | --- | --- | --- |')
+  head = (
+    '| family | run | held-out NLL (nats / bits/dim) | Parzen ([-1,1] / [0,1] px) '
+    '| fid_classifier | is_classifier | samples/s | published |\n'
+    '| --- | --- | --- | --- | --- | --- | --- | --- |'
+  )
   lines = [head]
   for r in rows:
     nll = 'n/a'
     if 'nll' in r:
-      parts = [f'{k} {v:.1f} / {r["nll"][k + "_bits_per_dim"]:.3f}'
-               for k, v in r['nll'].items() if not k.endswith('_bits_per_dim')]
+      parts = [
+        f'{k} {v:.1f} / {r["nll"][k + "_bits_per_dim"]:.3f}'
+        for k, v in r['nll'].items()
+        if not k.endswith('_bits_per_dim')
+      ]
       nll = '; '.join(parts)
     p = r['parzen']
-    parzen_cell = (f'{p["mean"]:.0f} / {p["mean_01"]:.0f} +- {p["standard_error"]:.0f} '
-                   f'(sigma {p["sigma"]:.2f})')
-    lines.append(f'| {labels[r["name"]]} | `{r["name"]}` ({r["steps"]} steps) | {nll} | '
-                 f'{parzen_cell} | {r["fid_classifier"]:.1f} | {r["is_classifier"]:.2f} | '
-                 f'{r["samples_per_second"]:.0f} | {PUBLISHED[r["name"]]} |')
+    parzen_cell = (
+      f'{p["mean"]:.0f} / {p["mean_01"]:.0f} +- {p["standard_error"]:.0f} (sigma {p["sigma"]:.2f})'
+    )
+    lines.append(
+      f'| {labels[r["name"]]} | `{r["name"]}` ({r["steps"]} steps) | {nll} | '
+      f'{parzen_cell} | {r["fid_classifier"]:.1f} | {r["is_classifier"]:.2f} | '
+      f'{r["samples_per_second"]:.0f} | {PUBLISHED[r["name"]]} |'
+    )
   return '\n'.join(lines) + '\n'
 
 
@@ -160,12 +175,15 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--only', default='', help='Comma-separated run names (default all).')
-  parser.add_argument('--num_samples', type=int, default=2000,
-                      help='Generated samples for fid/is_classifier.')
-  parser.add_argument('--num_parzen', type=int, default=10_000,
-                      help='Generated samples as Parzen kernel centres.')
-  parser.add_argument('--steps', type=int, default=0,
-                      help='Override every run\'s total_steps (0: the defaults).')
+  parser.add_argument(
+    '--num_samples', type=int, default=2000, help='Generated samples for fid/is_classifier.'
+  )
+  parser.add_argument(
+    '--num_parzen', type=int, default=10_000, help='Generated samples as Parzen kernel centres.'
+  )
+  parser.add_argument(
+    '--steps', type=int, default=0, help="Override every run's total_steps (0: the defaults)."
+  )
   args = parser.parse_args(argv)
   only = set(filter(None, args.only.split(',')))
   os.makedirs(os.path.join(args.workdir, 'table'), exist_ok=True)
@@ -180,8 +198,7 @@ def main(argv=None):
     exp, state = trained(config, os.path.join(args.workdir, name))
     rows.append(measure(name, config, exp, state, args.num_samples, args.num_parzen))
     grids.append(grid_image(exp, state, os.path.join(args.workdir, 'table', f'{name}.png')))
-    print(f'  {json.dumps({k: v for k, v in rows[-1].items() if k != "parzen"})}',
-          flush=True)
+    print(f'  {json.dumps({k: v for k, v in rows[-1].items() if k != "parzen"})}', flush=True)
   table = markdown(rows, labels)
   with open(os.path.join(args.workdir, 'families.md'), 'w') as f:
     f.write(table)
@@ -193,7 +210,8 @@ def main(argv=None):
     pad = lambda g: np.pad(g, ((0, height - g.shape[0]), (0, 8), (0, 0)), constant_values=255)
     figure = np.concatenate([pad(g) for g in grids], axis=1)
     Image.fromarray(figure[..., 0] if figure.shape[-1] == 1 else figure).save(
-        os.path.join(args.workdir, 'table', 'all.png'))
+      os.path.join(args.workdir, 'table', 'all.png')
+    )
   print(table)
   return rows
 

@@ -14,8 +14,7 @@ import orbax.checkpoint as ocp
 def shapes_of(tree):
   """{'models/generator/params/up0/kernel': [4, 4, 256, 128], ...} for every array."""
   flat = jax.tree_util.tree_flatten_with_path(tree)[0]
-  return {jax.tree_util.keystr(path, simple=True, separator='/'): list(x.shape)
-          for path, x in flat}
+  return {jax.tree_util.keystr(path, simple=True, separator='/'): list(x.shape) for path, x in flat}
 
 
 class CheckpointMismatchError(ValueError):
@@ -28,18 +27,23 @@ class Checkpoints:
   def __init__(self, workdir, keep=3):
     self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
     self.manager = ocp.CheckpointManager(
-        self.directory,
-        options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
-                                             enable_async_checkpointing=False),
-        item_names=('state', 'meta'))
+      self.directory,
+      options=ocp.CheckpointManagerOptions(
+        max_to_keep=keep, create=True, enable_async_checkpointing=False
+      ),
+      item_names=('state', 'meta'),
+    )
 
   def latest_step(self):
     return self.manager.latest_step()
 
   def save(self, step, state, data_position):
     meta = dict(step=int(step), data_position=int(data_position), shapes=shapes_of(state))
-    self.manager.save(int(step), args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+    self.manager.save(
+      int(step),
+      args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+      force=True,
+    )
     self.manager.wait_until_finished()
 
   def restore(self, state_like, step=None):
@@ -52,9 +56,11 @@ class Checkpoints:
     meta = self.manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))['meta']
     self._check(meta['shapes'], shapes_of(state_like), step)
     abstract = jax.tree.map(
-        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state_like)
-    restored = self.manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract)))
+      lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state_like
+    )
+    restored = self.manager.restore(
+      step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
+    )
     return restored['state'], meta['data_position']
 
   def _check(self, saved, current, step):
@@ -67,15 +73,18 @@ class Checkpoints:
       elif key not in saved:
         problems.append(f'{key} is in the config but not in the checkpoint')
       elif saved[key] != current[key]:
-        problems.append(f'{key} has shape {tuple(saved[key])} in the checkpoint but '
-                        f'{tuple(current[key])} under this config')
+        problems.append(
+          f'{key} has shape {tuple(saved[key])} in the checkpoint but '
+          f'{tuple(current[key])} under this config'
+        )
     if problems:
       shown = '\n  '.join(problems[:8])
       more = f'\n  ... and {len(problems) - 8} more' if len(problems) > 8 else ''
       raise CheckpointMismatchError(
-          f'The checkpoint at step {step} in {self.directory} does not fit this config '
-          f'(another architecture?):\n  {shown}{more}\nUse a new --workdir, or the config '
-          f'it was trained with (saved as config.json beside it). Nothing was overwritten.')
+        f'The checkpoint at step {step} in {self.directory} does not fit this config '
+        f'(another architecture?):\n  {shown}{more}\nUse a new --workdir, or the config '
+        f'it was trained with (saved as config.json beside it). Nothing was overwritten.'
+      )
 
   def close(self):
     self.manager.close()

@@ -43,6 +43,7 @@ class Experiment:
                   'reconstruct' for the analysis tools).
   protocol:       facts recorded with every evaluation (e.g. the decoder likelihood).
   """
+
   config: Any
   mesh: Any
   dataset: data.Dataset
@@ -67,8 +68,9 @@ class Experiment:
   def train_step(self):
     """The step of a single-phase family (tests, benchmark)."""
     if len(self.steps) != 1:
-      raise ValueError(f'This family has phases {sorted(self.steps)}; use exp.steps[...]'
-                       f' with exp.phase(step).')
+      raise ValueError(
+        f'This family has phases {sorted(self.steps)}; use exp.steps[...] with exp.phase(step).'
+      )
     return next(iter(self.steps.values()))
 
   def labels(self, start, n):
@@ -81,6 +83,7 @@ class Experiment:
 def families():
   """Names of the packages under gans/families/."""
   import gans.families  # pylint: disable=g-import-not-at-top
+
   return sorted(m.name for m in pkgutil.iter_modules(gans.families.__path__) if m.ispkg)
 
 
@@ -88,8 +91,7 @@ def family_module(config):
   """The package gans.families.<config.family>; ValueError names an unknown family."""
   name = config.get('family', 'gan')
   if name not in families():
-    raise ValueError(f'config.family={name!r} is not a family; available: '
-                     f'{", ".join(families())}.')
+    raise ValueError(f'config.family={name!r} is not a family; available: {", ".join(families())}.')
   return importlib.import_module(f'gans.families.{name}')
 
 
@@ -112,12 +114,15 @@ def build(config, mesh=None, dataset=None):
   family = validate(config)
   mesh = parallel.make_mesh() if mesh is None else mesh
   parallel.check_batch_size(config.batch_size, mesh)
-  dataset = data.load(config, split=config.get('train_split', 'train')) if (
-      dataset is None) else dataset
+  dataset = (
+    data.load(config, split=config.get('train_split', 'train')) if (dataset is None) else dataset
+  )
   if config.get('conditional', False) and dataset.num_classes != config.num_classes:
-    raise ValueError(f'config.conditional: dataset {dataset.name!r} has '
-                     f'{dataset.num_classes} classes but config.num_classes is '
-                     f'{config.num_classes}.')
+    raise ValueError(
+      f'config.conditional: dataset {dataset.name!r} has '
+      f'{dataset.num_classes} classes but config.num_classes is '
+      f'{config.num_classes}.'
+    )
   return family.build(config, mesh, dataset)
 
 
@@ -129,13 +134,12 @@ def generated_batches(exp, state, num, seed=0, batch_size=None, use_ema=True):
   `use_ema`. Raises ValueError when the family does not sample.
   """
   if exp.sample is None:
-    raise ValueError(f'Family {exp.config.get("family", "gan")!r} does not generate '
-                     f'samples.')
+    raise ValueError(f'Family {exp.config.get("family", "gan")!r} does not generate samples.')
   batch_size = batch_size or max(exp.config.batch_size, 1)
   key = jax.random.PRNGKey(seed)
   for i in range(0, num, batch_size):
     out = exp.sample(state, jax.random.fold_in(key, i // batch_size), i, batch_size, use_ema)
-    yield np.asarray(jax.device_get(out))[:num - i]
+    yield np.asarray(jax.device_get(out))[: num - i]
 
 
 def generate(exp, state, num, seed=0, batch_size=None, use_ema=True):

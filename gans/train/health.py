@@ -48,33 +48,42 @@ class HealthMonitor:
     if samples is not None:
       samples = np.asarray(samples, np.float64).reshape(len(samples), -1)
       if self._last_samples is not None:
-        spread = np.sqrt(np.mean((samples - samples.mean(0))**2)) + 1e-12
-        self.changes.append(float(np.sqrt(np.mean((samples - self._last_samples)**2)) / spread))
+        spread = np.sqrt(np.mean((samples - samples.mean(0)) ** 2)) + 1e-12
+        self.changes.append(float(np.sqrt(np.mean((samples - self._last_samples) ** 2)) / spread))
       self._last_samples = samples
     for history in (self.d_losses, self.g_losses, self.changes, self.steps):
-      del history[:-self.window]
+      del history[: -self.window]
     return self._warnings()
 
   def _warnings(self):
     w = self.window
     found = {}
-    if (self.loss in BOUNDED_LOSSES and len(self.d_losses) >= w and
-        max(self.d_losses[-w:]) < self.d_loss_floor):
+    if (
+      self.loss in BOUNDED_LOSSES
+      and len(self.d_losses) >= w
+      and max(self.d_losses[-w:]) < self.d_loss_floor
+    ):
       found['d_collapse'] = (
-          f"D's loss stayed below {self.d_loss_floor:g} for the last {w} logs (steps "
-          f"{self.steps[-w]}-{self.steps[-1]}; now {self.d_losses[-1]:.3g}): D separates "
-          f"real from fake perfectly and G's gradient vanishes; the run has likely "
-          f"failed (weaken D: lower its learning rate, add instance noise, label "
-          f"smoothing or a gradient penalty).")
+        f"D's loss stayed below {self.d_loss_floor:g} for the last {w} logs (steps "
+        f'{self.steps[-w]}-{self.steps[-1]}; now {self.d_losses[-1]:.3g}): D separates '
+        f"real from fake perfectly and G's gradient vanishes; the run has likely "
+        f'failed (weaken D: lower its learning rate, add instance noise, label '
+        f'smoothing or a gradient penalty).'
+      )
     g = self.g_losses[-w:]
-    if (len(g) >= w and len(self.changes) >= w - 1 and
-        all(b < a for a, b in zip(g, g[1:])) and g[0] - g[-1] > self.g_min_fall and
-        max(self.changes[-(w - 1):]) < self.sample_change_tol):
+    if (
+      len(g) >= w
+      and len(self.changes) >= w - 1
+      and all(b < a for a, b in zip(g, g[1:]))
+      and g[0] - g[-1] > self.g_min_fall
+      and max(self.changes[-(w - 1) :]) < self.sample_change_tol
+    ):
       found['g_steady_fall'] = (
-          f"G's loss fell at every one of the last {w} logs ({g[0]:.3g} -> {g[-1]:.3g}) "
-          f"while its samples on fixed latents barely moved (relative change < "
-          f"{self.sample_change_tol:g}): D is likely not working; G's loss no longer "
-          f"reflects sample quality.")
+        f"G's loss fell at every one of the last {w} logs ({g[0]:.3g} -> {g[-1]:.3g}) "
+        f'while its samples on fixed latents barely moved (relative change < '
+        f"{self.sample_change_tol:g}): D is likely not working; G's loss no longer "
+        f'reflects sample quality.'
+      )
     new = [(k, v) for k, v in found.items() if k not in self.active]
     self.active = set(found)
     return new

@@ -34,8 +34,11 @@ def save_config(config, workdir):
       while os.path.exists(os.path.join(workdir, f'config.{n}.json')):
         n += 1
       os.rename(path, os.path.join(workdir, f'config.{n}.json'))
-      logging.warning('The config differs from the one this workdir was run with; '
-                      'the old one is kept as config.%d.json.', n)
+      logging.warning(
+        'The config differs from the one this workdir was run with; '
+        'the old one is kept as config.%d.json.',
+        n,
+      )
   with open(path, 'w') as f:
     f.write(text)
 
@@ -46,8 +49,9 @@ def _check_finite(records, first_step):
     for name, value in record.items():
       if not math.isfinite(float(value)):
         raise NonFiniteLossError(
-            f'{name} is {float(value)} at step {first_step + i + 1}; stopping. The last '
-            f'checkpoint saved before it is kept.')
+          f'{name} is {float(value)} at step {first_step + i + 1}; stopping. The last '
+          f'checkpoint saved before it is kept.'
+        )
 
 
 def _means(records):
@@ -75,30 +79,45 @@ def train(config, workdir, dataset=None, hooks=None):
   position = 0
   if ckpts.latest_step() is not None:
     state, position = ckpts.restore(state)
-    logging.info('Resumed from step %d (data position %d) in %s', int(state.step),
-                 position, ckpts.directory)
+    logging.info(
+      'Resumed from step %d (data position %d) in %s', int(state.step), position, ckpts.directory
+    )
   if is_main:
     save_config(config, workdir)
   start = int(state.step)
   writer = writer_lib.Writer(workdir, enabled=is_main)
   if start == 0:
     counts = ', '.join(f'{name} {n:,}' for name, n in state_lib.param_counts(state).items())
-    logging.info('Family %s; parameters: %s; %d devices; dataset %s (%d examples, %s)',
-                 config.get('family', 'gan'), counts, exp.mesh.devices.size,
-                 exp.dataset.name, exp.dataset.num_examples, exp.dataset.example_shape)
-  batches = data.Batches(exp.dataset, config.batch_size, config.seed, start=position,
-                         group=exp.batch_group, process_index=jax.process_index(),
-                         process_count=jax.process_count())
+    logging.info(
+      'Family %s; parameters: %s; %d devices; dataset %s (%d examples, %s)',
+      config.get('family', 'gan'),
+      counts,
+      exp.mesh.devices.size,
+      exp.dataset.name,
+      exp.dataset.num_examples,
+      exp.dataset.example_shape,
+    )
+  batches = data.Batches(
+    exp.dataset,
+    config.batch_size,
+    config.seed,
+    start=position,
+    group=exp.batch_group,
+    process_index=jax.process_index(),
+    process_count=jax.process_count(),
+  )
   progress = writer_lib.Progress(config.total_steps, start)
 
   stop = {'signal': None}
+
   def on_signal(signum, frame):
     del frame
     stop['signal'] = signum
+
   previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
 
-  pending = []           # Device metrics of the steps since the last check.
-  checked_step = start   # Every step up to here had finite losses.
+  pending = []  # Device metrics of the steps since the last check.
+  checked_step = start  # Every step up to here had finite losses.
   step = start
   try:
     while step < config.total_steps and stop['signal'] is None:
@@ -148,8 +167,9 @@ def restore_latest(config, workdir, exp=None):
   ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
   try:
     if ckpts.latest_step() is None:
-      raise FileNotFoundError(f'No checkpoint in {ckpts.directory}; train first with '
-                              f'--mode train --workdir {workdir}.')
+      raise FileNotFoundError(
+        f'No checkpoint in {ckpts.directory}; train first with --mode train --workdir {workdir}.'
+      )
     state, _ = ckpts.restore(exp.init())
   finally:
     ckpts.close()
@@ -163,12 +183,19 @@ def sample(config, workdir, num_samples, output, seed=0):
   """
   exp, state = restore_latest(config, workdir)
   samples = np.asarray(experiment_lib.generate(exp, state, num_samples, seed=seed))
-  arrays = {'images': image_lib.to_uint8(samples)} if exp.dataset.is_image else {
-      'points': samples.astype(np.float32)}
+  arrays = (
+    {'images': image_lib.to_uint8(samples)}
+    if exp.dataset.is_image
+    else {'points': samples.astype(np.float32)}
+  )
   if exp.num_classes:
     arrays['labels'] = np.asarray(exp.labels(0, num_samples))
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  np.savez_compressed(output, **arrays, step=int(state.step),
-                      protocol=json.dumps(dict(seed=seed, ema=bool(state.ema))))
+  np.savez_compressed(
+    output,
+    **arrays,
+    step=int(state.step),
+    protocol=json.dumps(dict(seed=seed, ema=bool(state.ema))),
+  )
   logging.info('Wrote %d samples from step %d to %s', num_samples, int(state.step), output)
   return arrays

@@ -18,9 +18,9 @@ import optax
 
 @flax.struct.dataclass
 class ModelState:
-  params: Any        # The 'params' collection.
-  collections: Any   # Every other collection (batch_stats, spectral-norm vectors, ...).
-  opt_state: Any     # optax state of this network's optimizer; () when it has none.
+  params: Any  # The 'params' collection.
+  collections: Any  # Every other collection (batch_stats, spectral-norm vectors, ...).
+  opt_state: Any  # optax state of this network's optimizer; () when it has none.
 
   def variables(self):
     """The variables dict for `module.apply`."""
@@ -29,11 +29,11 @@ class ModelState:
 
 @flax.struct.dataclass
 class TrainState:
-  step: jax.Array    # Train steps taken (int32 scalar).
-  key: jax.Array     # Root key (uint32[2]); step keys are fold_in(key, step).
-  models: Any        # {name: ModelState}.
-  ema: Any           # {name: {'params', 'collections'}}: EMA copies; {} without EMA.
-  extras: Any        # {name: array}: family state carried across steps; often {}.
+  step: jax.Array  # Train steps taken (int32 scalar).
+  key: jax.Array  # Root key (uint32[2]); step keys are fold_in(key, step).
+  models: Any  # {name: ModelState}.
+  ema: Any  # {name: {'params', 'collections'}}: EMA copies; {} without EMA.
+  extras: Any  # {name: array}: family state carried across steps; often {}.
 
   def model(self, name):
     return self.models[name]
@@ -71,16 +71,18 @@ def make_optimizer(cfg, num_updates):
   elif decay != 'none':
     raise ValueError(f"Optimizer decay {decay!r} is not 'none' or 'linear'.")
   if name == 'sgd' and not kwargs.get('momentum'):
-    kwargs['momentum'] = None   # optax.sgd: None (not 0) means plain SGD.
+    kwargs['momentum'] = None  # optax.sgd: None (not 0) means plain SGD.
   fn = getattr(optax, name, None)
   if not callable(fn) or name.startswith('_'):
-    raise ValueError(f'Optimizer name {name!r} is not an optax optimizer (e.g. adam, '
-                     f'adamw, rmsprop, sgd, lamb).')
+    raise ValueError(
+      f'Optimizer name {name!r} is not an optax optimizer (e.g. adam, adamw, rmsprop, sgd, lamb).'
+    )
   try:
     tx = fn(lr, **kwargs)
   except TypeError as e:
-    raise ValueError(f'Optimizer {name!r} does not take the fields {sorted(kwargs)} '
-                     f'({e}).') from None
+    raise ValueError(
+      f'Optimizer {name!r} does not take the fields {sorted(kwargs)} ({e}).'
+    ) from None
   if clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
   return tx
@@ -96,14 +98,17 @@ def split_variables(variables):
 def init_model(module, key, *args, tx=None, **kwargs):
   """ModelState of `module` initialized on `args` (train=False); opt state from `tx`."""
   params, collections = split_variables(module.init(key, *args, train=False, **kwargs))
-  return ModelState(params=params, collections=collections,
-                    opt_state=tx.init(params) if tx is not None else ())
+  return ModelState(
+    params=params, collections=collections, opt_state=tx.init(params) if tx is not None else ()
+  )
 
 
 def ema_copy(model):
   """An EMA entry initialized to a copy of `model`'s params and collections."""
-  return dict(params=jax.tree.map(jnp.copy, model.params),
-              collections=jax.tree.map(jnp.copy, model.collections))
+  return dict(
+    params=jax.tree.map(jnp.copy, model.params),
+    collections=jax.tree.map(jnp.copy, model.collections),
+  )
 
 
 def update_ema(ema, model, decay):
@@ -114,11 +119,12 @@ def update_ema(ema, model, decay):
   live weights); BigGAN-PyTorch averages buffers too.
   """
   average = lambda e, p: decay * e + (1.0 - decay) * p
-  return dict(params=jax.tree.map(average, ema['params'], model.params),
-              collections=jax.tree.map(average, ema['collections'], model.collections))
+  return dict(
+    params=jax.tree.map(average, ema['params'], model.params),
+    collections=jax.tree.map(average, ema['collections'], model.collections),
+  )
 
 
 def param_counts(state):
   """{model name: number of parameters}."""
-  return {name: sum(x.size for x in jax.tree.leaves(m.params))
-          for name, m in state.models.items()}
+  return {name: sum(x.size for x in jax.tree.leaves(m.params)) for name, m in state.models.items()}

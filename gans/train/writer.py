@@ -20,6 +20,7 @@ class Writer:
     if enabled:
       os.makedirs(os.path.join(workdir, 'samples'), exist_ok=True)
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+
       self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'), flush_secs=30)
 
   def write_scalars(self, step, scalars):
@@ -52,8 +53,10 @@ class Writer:
 def scatter_image(points, reference=None, size=320, lim=None):
   """Renders 2D samples (and optionally reference points) as a uint8 RGB image."""
   import matplotlib  # pylint: disable=g-import-not-at-top
+
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
   fig = plt.figure(figsize=(size / 80, size / 80), dpi=80)
   ax = fig.add_axes((0, 0, 1, 1))
   if reference is not None:
@@ -83,8 +86,9 @@ class Progress:
     self.last_step, self.last_time = step, now
     eta = (self.total - step) / rate if rate > 0 else float('inf')
     losses = ' '.join(f'{k} {v:.4g}' for k, v in scalars.items())
-    logging.info('step %d/%d | %.2f steps/s | ETA %s | %s', step, self.total, rate,
-                 _duration(eta), losses)
+    logging.info(
+      'step %d/%d | %.2f steps/s | ETA %s | %s', step, self.total, rate, _duration(eta), losses
+    )
     return rate
 
 

@@ -27,8 +27,9 @@ def test_ring_and_grid_match_reference_definitions():
   np.testing.assert_allclose(offsets.mean(axis=0), [0, 0], atol=2e-3)
 
 
-@pytest.mark.parametrize('name,n,shape', [('mnist5k', 5000, (32, 32, 1)),
-                                          ('digits', 1797, (32, 32, 1))])
+@pytest.mark.parametrize(
+  'name,n,shape', [('mnist5k', 5000, (32, 32, 1)), ('digits', 1797, (32, 32, 1))]
+)
 def test_offline_image_datasets(name, n, shape):
   ds = data.load(_config(dataset=name))
   assert ds.num_examples == n and ds.example_shape == shape and ds.num_classes == 10
@@ -51,8 +52,9 @@ def test_batch_order_is_a_deterministic_permutation_per_epoch():
   np.testing.assert_array_equal(np.sort(stream[10:20]), np.arange(10))
   assert not np.array_equal(stream[:10], stream[10:20])
   np.testing.assert_array_equal(stream[:4], data.batch_indices(0, b, n, seed=3))
-  assert not np.array_equal(stream[:10], np.concatenate(
-      [data.batch_indices(p, b, n, seed=4) for p in range(3)])[:10])
+  assert not np.array_equal(
+    stream[:10], np.concatenate([data.batch_indices(p, b, n, seed=4) for p in range(3)])[:10]
+  )
 
 
 def test_batches_resume_and_process_slices():

@@ -18,16 +18,25 @@ from gans.train import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # One experiment per family (the gan family's guarantees are also tested in tests/train).
-FAMILIES = {'gan': 'wgan_gp.py', 'ae': 'ae.py', 'vae': 'vae.py', 'vae_gan': 'vae_gan.py',
-            'pixelcnn': 'pixelcnn.py'}
+FAMILIES = {
+  'gan': 'wgan_gp.py',
+  'ae': 'ae.py',
+  'vae': 'vae.py',
+  'vae_gan': 'vae_gan.py',
+  'pixelcnn': 'pixelcnn.py',
+}
 # A change of architecture per family, for the refusal test.
-WIDER = {'gan': 'generator.width', 'ae': 'decoder.width', 'vae': 'decoder.width',
-         'vae_gan': 'discriminator.width', 'pixelcnn': 'pixelcnn.features'}
+WIDER = {
+  'gan': 'generator.width',
+  'ae': 'decoder.width',
+  'vae': 'decoder.width',
+  'vae_gan': 'discriminator.width',
+  'pixelcnn': 'pixelcnn.features',
+}
 
 
 def _config(family):
-  return configs.load_config_file(os.path.join(ROOT, 'experiments', FAMILIES[family]) +
-                                  ':runlocal')
+  return configs.load_config_file(os.path.join(ROOT, 'experiments', FAMILIES[family]) + ':runlocal')
 
 
 def _leaves(tree):
@@ -52,8 +61,7 @@ def test_stopped_run_resumes_to_the_uninterrupted_result(family, tmp_path):
   assert config.family == family
   straight = loop.train(config, str(tmp_path / 'straight'))
   assert int(straight.step) == config.total_steps
-  stopped = loop.train(config, str(tmp_path / 'stopped'),
-                       hooks=lambda exp, workdir: [_StopAt(1)])
+  stopped = loop.train(config, str(tmp_path / 'stopped'), hooks=lambda exp, workdir: [_StopAt(1)])
   assert int(stopped.step) == 1
   assert checkpoint_lib.Checkpoints(str(tmp_path / 'stopped')).latest_step() == 1
   resumed = loop.train(config, str(tmp_path / 'stopped'))

@@ -15,7 +15,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _bounds(k, chunk, decoder='bernoulli'):
   config = configs.load_config_file(
-      os.path.join(ROOT, 'experiments', f'vae.py:runlocal,decoder={decoder}'))
+    os.path.join(ROOT, 'experiments', f'vae.py:runlocal,decoder={decoder}')
+  )
   config.iwae_samples, config.iwae_chunk = k, chunk
   exp = experiment.build(config)
   state = exp.init()

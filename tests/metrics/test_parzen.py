@@ -20,9 +20,12 @@ def reference_log_likelihoods(samples, points, sigma):
   samples = np.asarray(samples, np.float64)
   points = np.asarray(points, np.float64)
   n, d = samples.shape
-  sq = np.sum((points[:, None, :] - samples[None, :, :])**2, axis=-1)
-  return (special.logsumexp(-sq / (2 * sigma**2), axis=1) - math.log(n)
-          - 0.5 * d * math.log(2 * math.pi * sigma**2))
+  sq = np.sum((points[:, None, :] - samples[None, :, :]) ** 2, axis=-1)
+  return (
+    special.logsumexp(-sq / (2 * sigma**2), axis=1)
+    - math.log(n)
+    - 0.5 * d * math.log(2 * math.pi * sigma**2)
+  )
 
 
 def test_exported():
@@ -51,12 +54,13 @@ def test_matches_scipy_multivariate_normal_mixture():
   samples = rng.normal(size=(5, 3))
   points = rng.normal(size=(4, 3))
   sigma = 0.7
-  comps = np.stack([stats.multivariate_normal(mean=s, cov=sigma**2 * np.eye(3)).logpdf(points)
-                    for s in samples])                        # [N, M]
+  comps = np.stack(
+    [stats.multivariate_normal(mean=s, cov=sigma**2 * np.eye(3)).logpdf(points) for s in samples]
+  )  # [N, M]
   ref = special.logsumexp(comps, axis=0) - math.log(len(samples))
   mean, se = parzen_log_likelihood(samples, points, sigma, chunk_size=2)
   assert mean == pytest.approx(ref.mean(), rel=1e-12)
-  assert se == pytest.approx(np.std(ref) / 2.0, rel=1e-9)   # sqrt(M) = 2, ddof=0.
+  assert se == pytest.approx(np.std(ref) / 2.0, rel=1e-9)  # sqrt(M) = 2, ddof=0.
 
 
 def test_far_points_stay_finite_and_exact():
@@ -72,10 +76,10 @@ def test_standard_error_formula_and_single_point():
   samples = np.zeros((1, 1))
   points = np.array([[0.0], [1.0], [2.0], [4.0]])
   sigma = 1.0
-  ll = -0.5 * points[:, 0]**2 - 0.5 * math.log(2 * math.pi)   # One Gaussian at 0.
+  ll = -0.5 * points[:, 0] ** 2 - 0.5 * math.log(2 * math.pi)  # One Gaussian at 0.
   mean, se = parzen_log_likelihood(samples, points, sigma)
   assert mean == pytest.approx(ll.mean(), rel=1e-14)
-  assert se == pytest.approx(np.sqrt(np.mean((ll - ll.mean())**2) / 4), rel=1e-12)
+  assert se == pytest.approx(np.sqrt(np.mean((ll - ll.mean()) ** 2) / 4), rel=1e-12)
   mean1, se1 = parzen_log_likelihood(samples, points[1:2], sigma)
   assert (mean1, se1) == (pytest.approx(ll[1], rel=1e-14), 0.0)
 
@@ -95,9 +99,10 @@ def test_float32_and_integer_inputs_and_x64_is_scoped():
   points = rng.integers(0, 3, size=(6, 4))
   ref = reference_log_likelihoods(samples, points, 0.5)
   assert parzen_log_likelihood(samples, points, 0.5)[0] == pytest.approx(ref.mean(), rel=1e-12)
-  assert parzen_log_likelihood(samples.astype(np.float32), points.astype(np.float32),
-                               np.float32(0.5))[0] == pytest.approx(ref.mean(), rel=1e-12)
-  assert jnp.zeros(1).dtype == jnp.float32   # jax.enable_x64 did not leak.
+  assert parzen_log_likelihood(
+    samples.astype(np.float32), points.astype(np.float32), np.float32(0.5)
+  )[0] == pytest.approx(ref.mean(), rel=1e-12)
+  assert jnp.zeros(1).dtype == jnp.float32  # jax.enable_x64 did not leak.
 
 
 def test_select_recovers_the_variance_mle_of_a_single_kernel():
@@ -111,8 +116,9 @@ def test_select_recovers_the_variance_mle_of_a_single_kernel():
   assert sigma == best
   assert list(means) == grid
   for s in grid:
-    assert means[s] == pytest.approx(parzen_log_likelihood(np.zeros((1, 5)), points, s)[0],
-                                     rel=1e-12)
+    assert means[s] == pytest.approx(
+      parzen_log_likelihood(np.zeros((1, 5)), points, s)[0], rel=1e-12
+    )
 
 
 def test_select_on_well_separated_clusters():
@@ -127,14 +133,15 @@ def test_select_on_well_separated_clusters():
   sigma, means = select_parzen_sigma(centres, points, grid, chunk_size=7)
   assert sigma == best
   assert means[best] == pytest.approx(
-      reference_log_likelihoods(centres, points, best).mean(), rel=1e-12)
+    reference_log_likelihoods(centres, points, best).mean(), rel=1e-12
+  )
 
 
 def test_select_default_grid_and_edge_warning():
   assert len(parzen.DEFAULT_SIGMAS) == 10
   np.testing.assert_allclose(parzen.DEFAULT_SIGMAS, 2 * np.logspace(-1, 0, 10))
   rng = np.random.default_rng(6)
-  points = rng.normal(size=(50, 3)) * 0.6       # Best sigma about 0.6: inside the grid.
+  points = rng.normal(size=(50, 3)) * 0.6  # Best sigma about 0.6: inside the grid.
   with warnings.catch_warnings():
     warnings.simplefilter('error')
     sigma, means = select_parzen_sigma(np.zeros((1, 3)), points)
@@ -144,7 +151,9 @@ def test_select_default_grid_and_edge_warning():
     select_parzen_sigma(np.zeros((1, 3)), points * 100)
 
 
-@pytest.mark.parametrize('samples,points,match', [
+@pytest.mark.parametrize(
+  'samples,points,match',
+  [
     (np.zeros(5), np.zeros((2, 5)), r'samples must be a 2-D array .* shape \(5,\)'),
     (np.zeros((3, 5)), np.zeros((2, 5, 1)), r'points must be a 2-D array .* shape \(2, 5, 1\)'),
     (np.zeros((0, 5)), np.zeros((2, 5)), r'samples must be non-empty; got shape \(0, 5\)'),
@@ -152,7 +161,8 @@ def test_select_default_grid_and_edge_warning():
     (np.zeros((3, 0)), np.zeros((2, 0)), r'samples must be non-empty'),
     (np.zeros((3, 5)), np.zeros((2, 4)), r'same dimension D.*\(3, 5\).*\(2, 4\)'),
     (np.full((3, 5), np.nan), np.zeros((2, 5)), r'samples contains non-finite'),
-])
+  ],
+)
 def test_array_errors_name_the_argument_and_shape(samples, points, match):
   with pytest.raises(ValueError, match=match):
     parzen_log_likelihood(samples, points, 1.0)

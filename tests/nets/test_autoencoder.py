@@ -23,7 +23,8 @@ def _fast_jit(fn):
 def _shapes(module, *args, **kwargs):
   """(output shapes, variable collections) from shapes alone (nothing is computed)."""
   out, variables = jax.eval_shape(
-      lambda: module.init_with_output(KEY, *args, train=False, **kwargs))
+    lambda: module.init_with_output(KEY, *args, train=False, **kwargs)
+  )
   return jax.tree.map(lambda a: a.shape, out), variables
 
 
@@ -32,9 +33,15 @@ def _count(module, *args):
   return sum(math.prod(x.shape) for x in jax.tree.leaves(variables['params']))
 
 
-@pytest.mark.parametrize('image_shape,arch,width', [
-    ((32, 32, 1), 'conv', 8), ((64, 64, 3), 'conv', 4), ((28, 28, 1), 'mlp', 0),
-    ((8, 8, 3), 'conv', 4)])
+@pytest.mark.parametrize(
+  'image_shape,arch,width',
+  [
+    ((32, 32, 1), 'conv', 8),
+    ((64, 64, 3), 'conv', 4),
+    ((28, 28, 1), 'mlp', 0),
+    ((8, 8, 3), 'conv', 4),
+  ],
+)
 def test_output_shapes(image_shape, arch, width):
   x = jnp.zeros((2,) + image_shape)
   kw = {'arch': arch, 'hidden': (32, 16)} if arch == 'mlp' else {'arch': arch, 'width': width}
@@ -48,8 +55,7 @@ def test_output_shapes(image_shape, arch, width):
   assert _shapes(ae.Decoder(image_shape, **kw), z)[0] == full
   assert _shapes(ae.Decoder(image_shape, output='image', **kw), z)[0] == full
   for scale in ('global', 'pixel'):
-    out, variables = _shapes(ae.Decoder(image_shape, output='gaussian', learn_scale=scale,
-                                        **kw), z)
+    out, variables = _shapes(ae.Decoder(image_shape, output='gaussian', learn_scale=scale, **kw), z)
     assert out == (full, full)
     if scale == 'global':
       assert variables['params']['log_scale'].shape == (image_shape[-1],)
@@ -84,12 +90,13 @@ def test_invalid_configurations_raise():
     _shapes(ae.Decoder((16, 32, 1)), jnp.zeros((1, 4)))
   with pytest.raises(ValueError, match='power-of-two'):
     _shapes(ae.Encoder(), jnp.zeros((1, 4, 4, 1)))
-  for module, arg in [(ae.Encoder(kind='vq'), jnp.zeros((1, 8, 8, 1))),
-                      (ae.Encoder(arch='resnet'), jnp.zeros((1, 8, 8, 1))),
-                      (ae.Encoder(norm='layer'), jnp.zeros((1, 8, 8, 1))),
-                      (ae.Decoder((8, 8, 1), output='logistic'), jnp.zeros((1, 4))),
-                      (ae.Decoder((8, 8, 1), output='gaussian', learn_scale='x'),
-                       jnp.zeros((1, 4)))]:
+  for module, arg in [
+    (ae.Encoder(kind='vq'), jnp.zeros((1, 8, 8, 1))),
+    (ae.Encoder(arch='resnet'), jnp.zeros((1, 8, 8, 1))),
+    (ae.Encoder(norm='layer'), jnp.zeros((1, 8, 8, 1))),
+    (ae.Decoder((8, 8, 1), output='logistic'), jnp.zeros((1, 4))),
+    (ae.Decoder((8, 8, 1), output='gaussian', learn_scale='x'), jnp.zeros((1, 4))),
+  ]:
     with pytest.raises(ValueError, match='is not one of'):
       _shapes(module, arg)
 
@@ -107,14 +114,15 @@ def test_conv_autoencoder_runs_in_train_and_eval_mode():
     images_eval = decoder.apply(d_vars, encoder.apply(e_vars, x, train=False)[0], train=False)
     return mean, log_variance, images, images_eval, e_vars, e_state, d_vars, d_state
 
-  mean, log_variance, images, images_eval, e_vars, e_state, d_vars, d_state = (
-      _fast_jit(run)(KEY))
+  mean, log_variance, images, images_eval, e_vars, e_state, d_vars, d_state = _fast_jit(run)(KEY)
   assert mean.shape == log_variance.shape == (3, 8)
   assert images.shape == images_eval.shape == (3, 16, 16, 1)
   assert np.all(np.isfinite(images)) and np.abs(images).max() <= 1.0
   # Train mode updates every running statistic.
-  for old, new in [(e_vars['batch_stats'], e_state['batch_stats']),
-                   (d_vars['batch_stats'], d_state['batch_stats'])]:
+  for old, new in [
+    (e_vars['batch_stats'], e_state['batch_stats']),
+    (d_vars['batch_stats'], d_state['batch_stats']),
+  ]:
     assert jax.tree.structure(old) == jax.tree.structure(new)
     assert all(jax.tree.leaves(jax.tree.map(lambda a, b: bool(np.any(a != b)), old, new)))
 
@@ -133,7 +141,7 @@ def test_binary_code_is_exactly_binary_with_straight_through_gradients():
 
     def loss(p):
       recon = decoder.apply({'params': d_params}, encoder.apply({'params': p}, x))
-      return jnp.mean((recon - x)**2)
+      return jnp.mean((recon - x) ** 2)
 
     return code, relu_code, jax.grad(loss)(e_params)
 
@@ -150,8 +158,9 @@ def test_binary_code_is_exactly_binary_with_straight_through_gradients():
   a = jnp.array([-2.0, 0.0, 0.5])
   np.testing.assert_array_equal(ae.binary_straight_through(a), [0.0, 0.0, 1.0])
   s = 1.0 / (1.0 + np.exp(-np.asarray(a)))
-  np.testing.assert_allclose(jax.grad(lambda v: jnp.sum(ae.binary_straight_through(v)))(a),
-                             s * (1 - s), rtol=1e-6)
+  np.testing.assert_allclose(
+    jax.grad(lambda v: jnp.sum(ae.binary_straight_through(v)))(a), s * (1 - s), rtol=1e-6
+  )
 
 
 def test_dcgan_hashing_autoencoder_is_3072_128_3072():

@@ -38,7 +38,7 @@ def _values_and_derivatives(op, x, w, v):
   def penalty(x, w):
     gx = jax.grad(scalar)(x, w)
     norms = jnp.sqrt(jnp.sum(gx**2, axis=(1, 2, 3)) + 1e-12)
-    return jnp.mean((norms - 1.0)**2)
+    return jnp.mean((norms - 1.0) ** 2)
 
   gx, gw = jax.grad(scalar, (0, 1))(x, w)
   px, pw = jax.grad(penalty, (0, 1))(x, w)
@@ -65,20 +65,21 @@ def _compare(fast_op, plain_op, x_shape, w_shape, strides, padding):
   x, w = _random(x_shape, 0), _random(w_shape, 1) / np.sqrt(np.prod(w_shape[:3]))
   out_shape = jax.eval_shape(lambda x, w: plain_op(x, w, strides, padding), x, w).shape
   v = _random(out_shape, 2)
-  run = lambda op: jax.jit(lambda x, w, v: _values_and_derivatives(
-      lambda x, w: op(x, w, strides, padding), x, w, v))(x, w, v)
+  run = lambda op: jax.jit(
+    lambda x, w, v: _values_and_derivatives(lambda x, w: op(x, w, strides, padding), x, w, v)
+  )(x, w, v)
   _assert_close(run(fast_op), run(plain_op))
 
 
 # (input NHWC, kernel HWIO, strides, padding). The first two are DCGAN critic layers
 # at 32x32 (PyTorch Conv2d(k=4, s=2, p=1)), at batch 2.
 CONV_CASES = [
-    ((2, 32, 32, 3), (4, 4, 3, 64), (2, 2), ((1, 1), (1, 1))),
-    ((2, 8, 8, 128), (4, 4, 128, 256), (2, 2), ((1, 1), (1, 1))),
-    ((3, 7, 9, 5), (3, 3, 5, 4), (2, 2), 'SAME'),
-    ((2, 11, 6, 3), (4, 3, 3, 6), (3, 2), 'VALID'),
-    ((2, 10, 7, 3), (5, 2, 3, 2), (2, 3), ((-1, 2), (2, -1))),  # negative = crop
-    ((2, 5, 5, 3), (3, 3, 3, 4), (1, 1), ((2, 2), (2, 2))),      # 'full' padding
+  ((2, 32, 32, 3), (4, 4, 3, 64), (2, 2), ((1, 1), (1, 1))),
+  ((2, 8, 8, 128), (4, 4, 128, 256), (2, 2), ((1, 1), (1, 1))),
+  ((3, 7, 9, 5), (3, 3, 5, 4), (2, 2), 'SAME'),
+  ((2, 11, 6, 3), (4, 3, 3, 6), (3, 2), 'VALID'),
+  ((2, 10, 7, 3), (5, 2, 3, 2), (2, 3), ((-1, 2), (2, -1))),  # negative = crop
+  ((2, 5, 5, 3), (3, 3, 3, 4), (1, 1), ((2, 2), (2, 2))),  # 'full' padding
 ]
 
 
@@ -90,19 +91,18 @@ def test_conv2d_matches_lax(x_shape, w_shape, strides, padding):
 # The first two are DCGAN generator layers at 32x32 (flax ConvTranspose(4, 2, 'SAME')
 # = PyTorch ConvTranspose2d(k=4, s=2, p=1)), at batch 2.
 CONV_TRANSPOSE_CASES = [
-    ((2, 4, 4, 256), (4, 4, 256, 128), (2, 2), 'SAME'),
-    ((2, 16, 16, 64), (4, 4, 64, 3), (2, 2), 'SAME'),
-    ((3, 5, 7, 4), (3, 3, 4, 5), (2, 2), 'SAME'),
-    ((2, 5, 4, 3), (4, 3, 3, 2), (3, 2), 'VALID'),
-    ((2, 6, 5, 3), (5, 4, 3, 4), (2, 3), ((3, -1), (2, 4))),
-    ((2, 6, 6, 3), (3, 3, 3, 2), (1, 1), 'SAME'),
+  ((2, 4, 4, 256), (4, 4, 256, 128), (2, 2), 'SAME'),
+  ((2, 16, 16, 64), (4, 4, 64, 3), (2, 2), 'SAME'),
+  ((3, 5, 7, 4), (3, 3, 4, 5), (2, 2), 'SAME'),
+  ((2, 5, 4, 3), (4, 3, 3, 2), (3, 2), 'VALID'),
+  ((2, 6, 5, 3), (5, 4, 3, 4), (2, 3), ((3, -1), (2, 4))),
+  ((2, 6, 6, 3), (3, 3, 3, 2), (1, 1), 'SAME'),
 ]
 
 
 @pytest.mark.parametrize('x_shape,w_shape,strides,padding', CONV_TRANSPOSE_CASES)
 def test_conv_transpose2d_matches_lax(x_shape, w_shape, strides, padding):
-  _compare(_fast_conv_transpose, _plain_conv_transpose, x_shape, w_shape, strides,
-           padding)
+  _compare(_fast_conv_transpose, _plain_conv_transpose, x_shape, w_shape, strides, padding)
 
 
 def test_third_order_gradient_matches_lax():
@@ -116,6 +116,7 @@ def test_third_order_gradient_matches_lax():
     def second(x, w):
       d = _values_and_derivatives(lambda x, w: op(x, w, (2, 2), 'SAME'), x, w, v)
       return jnp.sum(jnp.sin(d['penalty_grad_w'])) + jnp.sum(jnp.sin(d['penalty_grad_x']))
+
     gx, gw = jax.jit(jax.grad(second, (0, 1)))(x, w)
     return dict(x=gx, w=gw)
 
@@ -124,6 +125,7 @@ def test_third_order_gradient_matches_lax():
 
 class _Net(nn.Module):
   """A transposed convolution feeding a WGAN-GP-style critic."""
+
   conv: type
   conv_transpose: type
 
@@ -131,8 +133,9 @@ class _Net(nn.Module):
   def __call__(self, x):
     x = nn.relu(self.conv_transpose(4, (4, 4), strides=(2, 2), padding='SAME')(x))
     for features in (8, 16):
-      x = nn.leaky_relu(self.conv(features, (4, 4), strides=(2, 2),
-                                  padding=((1, 1), (1, 1)))(x), 0.2)
+      x = nn.leaky_relu(
+        self.conv(features, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)))(x), 0.2
+      )
     return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
 
 
@@ -146,7 +149,7 @@ def test_gradient_penalty_hlo_has_only_fast_convolutions():
 
     def penalty(params):
       gx = jax.grad(lambda x: jnp.sum(net.apply(params, x)))(x)
-      return jnp.mean((jnp.sqrt(jnp.sum(gx**2, axis=(1, 2, 3))) - 1.0)**2)
+      return jnp.mean((jnp.sqrt(jnp.sum(gx**2, axis=(1, 2, 3))) - 1.0) ** 2)
 
     return jax.jit(jax.grad(penalty)).lower(params).compile().as_text()
 
@@ -162,14 +165,15 @@ def test_gradient_penalty_hlo_has_only_fast_convolutions():
     assert 'dim_labels=b01f_01io->b01f' in line, line
 
 
-@pytest.mark.parametrize('fast_cls,plain_cls,kwargs,batch_shape', [
+@pytest.mark.parametrize(
+  'fast_cls,plain_cls,kwargs,batch_shape',
+  [
     (fast_conv.Conv, nn.Conv, dict(strides=(2, 2), padding=((1, 1), (1, 1))), (3,)),
-    (fast_conv.Conv, nn.Conv, dict(strides=1, padding='CIRCULAR', use_bias=False),
-     (2, 3)),
-    (fast_conv.ConvTranspose, nn.ConvTranspose, dict(strides=(2, 2), padding='SAME'),
-     (2, 3)),
+    (fast_conv.Conv, nn.Conv, dict(strides=1, padding='CIRCULAR', use_bias=False), (2, 3)),
+    (fast_conv.ConvTranspose, nn.ConvTranspose, dict(strides=(2, 2), padding='SAME'), (2, 3)),
     (fast_conv.ConvTranspose, nn.ConvTranspose, dict(strides=2, padding=1), (3,)),
-])
+  ],
+)
 def test_modules_match_flax(fast_cls, plain_cls, kwargs, batch_shape):
   x = _random(batch_shape + (8, 8, 5), 0)
   fast, plain = fast_cls(7, (4, 4), **kwargs), plain_cls(7, (4, 4), **kwargs)
@@ -204,28 +208,31 @@ def test_module_auto_names_match_flax():
 def test_unsupported_configurations_raise_clearly():
   x2d, w = jnp.zeros((1, 8, 8, 3)), jnp.zeros((3, 3, 3, 4))
   with pytest.raises(NotImplementedError, match='kernel dilation'):
-    fast_conv.conv_general_dilated(x2d, w, (1, 1), 'SAME', rhs_dilation=(2, 2),
-                                   dimension_numbers=NHWC)
+    fast_conv.conv_general_dilated(
+      x2d, w, (1, 1), 'SAME', rhs_dilation=(2, 2), dimension_numbers=NHWC
+    )
   with pytest.raises(NotImplementedError, match='groups'):
-    fast_conv.conv_general_dilated(x2d, jnp.zeros((3, 3, 1, 3)), (1, 1), 'SAME',
-                                   dimension_numbers=NHWC, feature_group_count=3)
+    fast_conv.conv_general_dilated(
+      x2d, jnp.zeros((3, 3, 1, 3)), (1, 1), 'SAME', dimension_numbers=NHWC, feature_group_count=3
+    )
   with pytest.raises(NotImplementedError, match='not both'):
-    fast_conv.conv_general_dilated(x2d, w, (2, 2), 'SAME', lhs_dilation=(2, 2),
-                                   dimension_numbers=NHWC)
+    fast_conv.conv_general_dilated(
+      x2d, w, (2, 2), 'SAME', lhs_dilation=(2, 2), dimension_numbers=NHWC
+    )
   with pytest.raises(NotImplementedError, match='2-D'):
     fast_conv.conv2d(jnp.zeros((1, 8, 3)), jnp.zeros((3, 3, 4)))
   with pytest.raises(NotImplementedError, match='2-D'):
     fast_conv.Conv(4, (3,)).init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 3)))
   with pytest.raises(NotImplementedError, match='transpose_kernel'):
-    fast_conv.ConvTranspose(4, (3, 3), transpose_kernel=True).init(
-        jax.random.PRNGKey(0), x2d)
+    fast_conv.ConvTranspose(4, (3, 3), transpose_kernel=True).init(jax.random.PRNGKey(0), x2d)
   with pytest.raises(NotImplementedError, match='kernel_dilation'):
     fast_conv.ConvTranspose(4, (3, 3), kernel_dilation=2).init(jax.random.PRNGKey(0), x2d)
   with pytest.raises(ValueError, match='channels'):
     fast_conv.conv2d(x2d, jnp.zeros((3, 3, 5, 4)))
   with pytest.raises(ValueError, match='String padding'):
-    fast_conv.conv_general_dilated(x2d, w, (1, 1), 'SAME', lhs_dilation=(2, 2),
-                                   dimension_numbers=NHWC)
+    fast_conv.conv_general_dilated(
+      x2d, w, (1, 1), 'SAME', lhs_dilation=(2, 2), dimension_numbers=NHWC
+    )
   with pytest.raises(ValueError, match='empty'):
     fast_conv.conv2d(x2d, jnp.zeros((9, 9, 3, 4)), padding='VALID')
 
@@ -234,8 +241,10 @@ def test_input_dilation_through_conv_general_dilated_matches_lax():
   """flax Conv(input_dilation=2) goes through the transposed-convolution path."""
   x, w = _random((2, 5, 6, 3), 0), _random((3, 3, 3, 4), 1)
   for padding in [((1, 1), (1, 1)), ((0, 0), (2, 0)), ((1, 2), (-1, 1))]:
-    ref = lax.conv_general_dilated(x, w, (1, 1), padding, lhs_dilation=(2, 2),
-                                   dimension_numbers=NHWC)
-    got = fast_conv.conv_general_dilated(x, w, (1, 1), padding, lhs_dilation=(2, 2),
-                                         dimension_numbers=NHWC)
+    ref = lax.conv_general_dilated(
+      x, w, (1, 1), padding, lhs_dilation=(2, 2), dimension_numbers=NHWC
+    )
+    got = fast_conv.conv_general_dilated(
+      x, w, (1, 1), padding, lhs_dilation=(2, 2), dimension_numbers=NHWC
+    )
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)

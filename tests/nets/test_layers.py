@@ -31,6 +31,7 @@ def _apply(module, variables, *args, **kwargs):
 
 class _Normalized(nn.Module):
   """Returns the spectrally normalized kernel itself."""
+
   shape: tuple
 
   @nn.compact
@@ -91,10 +92,14 @@ def test_spectral_norm_off_is_a_plain_layer():
   np.testing.assert_allclose(_apply(conv, variables, x), reference, atol=1e-5)
 
 
-@pytest.mark.parametrize('module,x', [
+@pytest.mark.parametrize(
+  'module,x',
+  [
     (layers.SNDense(5, use_bias=False), jnp.ones((3, 12))),
     (layers.SNConv(5, (3, 3), strides=2, padding=1, use_bias=False), jnp.ones((2, 6, 6, 3))),
-], ids=['dense', 'conv'])
+  ],
+  ids=['dense', 'conv'],
+)
 def test_converged_layers_divide_by_the_spectral_norm(module, x):
   x = RNG.normal(size=x.shape).astype(np.float32)
   variables = _init(module, x, train=False)
@@ -102,8 +107,9 @@ def test_converged_layers_divide_by_the_spectral_norm(module, x):
   kernel = variables['params']['kernel']
   sigma = np.linalg.svd(np.asarray(kernel).reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
   plain = _apply(module.clone(spectral_norm=False), {'params': variables['params']}, x)
-  np.testing.assert_allclose(_apply(module, variables, x, train=False), plain / sigma,
-                             rtol=1e-3, atol=1e-5)
+  np.testing.assert_allclose(
+    _apply(module, variables, x, train=False), plain / sigma, rtol=1e-3, atol=1e-5
+  )
 
   # Gradient: u, v are constants, so at convergence it is that of W / sigma_max(W).
   def loss(params, sn):
@@ -114,6 +120,7 @@ def test_converged_layers_divide_by_the_spectral_norm(module, x):
       top = jnp.linalg.svd(w.reshape(-1, w.shape[-1]), compute_uv=False)[0]
       out = module.clone(spectral_norm=False).apply({'params': {'kernel': w / top}}, x)
     return jnp.sum(jnp.sin(out))
+
   got = _call(lambda p: jax.grad(loss)(p, True), variables['params'])['kernel']
   want = _call(lambda p: jax.grad(loss)(p, False), variables['params'])['kernel']
   np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-3 * np.abs(want).max())
@@ -133,8 +140,8 @@ def test_class_conditional_batch_norm():
   variables = _init(cbn, x, y, train=False)
   assert set(variables) == {'params', 'batch_stats'}
   out, state = _apply(cbn, variables, x, y, train=True, mutable=['batch_stats'])
-  np.testing.assert_array_equal(out[0], out[1])            # Same x, same label.
-  assert np.max(np.abs(out[0] - out[2])) > 1e-2            # Same x, another label.
+  np.testing.assert_array_equal(out[0], out[1])  # Same x, same label.
+  assert np.max(np.abs(out[0] - out[2])) > 1e-2  # Same x, another label.
   gain = 1 + np.asarray(variables['params']['gain']['embedding'])[y]
   bias = np.asarray(variables['params']['bias']['embedding'])[y]
   want = _batch_normalize(x, 1e-5) * gain[:, None, None] + bias[:, None, None]
@@ -158,6 +165,7 @@ def test_linear_conditional_batch_norm_with_spectral_norm():
     w = np.asarray(params[name]['kernel'], np.float64)
     wu = w @ np.asarray(u[name]['u'], np.float64)[0]
     return w / np.linalg.norm(wu)
+
   cond = np.asarray(cond, np.float64)
   gain, bias = 1 + cond @ normalized('gain'), cond @ normalized('bias')
   want = np.asarray(x) / np.sqrt(1 + 1e-5) * gain[:, None, None] + bias[:, None, None]
@@ -181,6 +189,7 @@ def test_self_attention_matches_numpy_reference():
   def pool(t):  # 2x2 max pool, NHWC.
     b, h, wd, c = t.shape
     return t.reshape(b, h // 2, 2, wd // 2, 2, c).max((2, 4))
+
   theta = (xn @ w('theta')).reshape(2, 24, 2)
   phi = pool(xn @ w('phi')).reshape(2, 6, 2)
   g = pool(xn @ w('g')).reshape(2, 6, 8)
@@ -197,8 +206,11 @@ def test_projection_head_is_linear_plus_inner_product():
   y = np.array([0, 3, 1, 3, 2])
   variables = _init(head, h, y)
   p = variables['params']
-  want = (np.asarray(h) @ np.asarray(p['linear']['kernel'])[:, 0] + p['linear']['bias'][0]
-          + np.sum(np.asarray(p['embed']['embedding'])[y] * np.asarray(h), axis=1))
+  want = (
+    np.asarray(h) @ np.asarray(p['linear']['kernel'])[:, 0]
+    + p['linear']['bias'][0]
+    + np.sum(np.asarray(p['embed']['embedding'])[y] * np.asarray(h), axis=1)
+  )
   np.testing.assert_allclose(_apply(head, variables, h, y), want, atol=1e-5)
   with pytest.raises(ValueError, match='needs integer labels'):
     head.apply(variables, h, None)
@@ -210,8 +222,9 @@ def test_residual_blocks_shapes(norm):
   cond = {'batch': None, 'embed': np.array([0, 2]), 'linear': np.ones((2, 3), np.float32)}[norm]
   up = layers.UpBlock(6, norm, num_classes=3, spectral_norm=True)
   variables = jax.eval_shape(lambda: up.init(KEY, x, cond, train=False))
-  out, state = jax.eval_shape(lambda v: up.apply(v, x, cond, train=True,
-                                                 mutable=['batch_stats', 'spectral']), variables)
+  out, state = jax.eval_shape(
+    lambda v: up.apply(v, x, cond, train=True, mutable=['batch_stats', 'spectral']), variables
+  )
   assert out.shape == (2, 8, 8, 6)
   assert set(state) == {'batch_stats', 'spectral'}
   for preactivation, down, shape in [(False, True, (2, 2, 2, 6)), (True, False, (2, 4, 4, 6))]:

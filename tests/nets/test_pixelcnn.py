@@ -70,7 +70,7 @@ def test_exactly_causal_and_sees_every_earlier_input(channels):
   model = _tiny()
   jac = _jacobian(model, _init(model, shape), shape)
   size = jac.shape[0]
-  later = np.triu(np.ones((size, size), bool))           # j >= i: includes the position itself.
+  later = np.triu(np.ones((size, size), bool))  # j >= i: includes the position itself.
   assert np.all(jac[later] == 0), np.argwhere(later & (jac != 0))[:5]
   assert np.all(jac[~later] > 0), np.argwhere(~later & (jac == 0))[:5]
 
@@ -80,18 +80,18 @@ def test_logits_ignore_later_inputs():
   order = _order(shape)
   model = _tiny()
   variables = _init(model, shape)
-  base = _images(model, shape, n=3)    # Several, in case the head's ReLUs mute one of them.
+  base = _images(model, shape, n=3)  # Several, in case the head's ReLUs mute one of them.
   # First, last, the channel boundaries of one pixel, a pixel on the right edge of a row.
   positions = [(0, 0, 0), (3, 4, 2), (2, 1, 0), (2, 1, 1), (2, 1, 2), (1, 4, 0), (1, 4, 2)]
   later = [np.where(order >= order[p], _images(model, shape, n=3), base) for p in positions]
   earlier = [np.where(order < order[p], (base + 1) % model.num_levels, base) for p in positions]
   logits = np.asarray(_call(model.apply, variables, np.concatenate([base] + later + earlier)))
-  logits = logits.reshape((-1, 3) + logits.shape[1:])    # [1 + 2 * positions, 3, ...].
+  logits = logits.reshape((-1, 3) + logits.shape[1:])  # [1 + 2 * positions, 3, ...].
   k = len(positions)
   for n, pos in enumerate(positions):
     index = (slice(None),) + pos
     np.testing.assert_allclose(logits[1 + n][index], logits[0][index], rtol=0, atol=1e-6)
-    if order[pos] > 0:   # The earlier inputs do change it.
+    if order[pos] > 0:  # The earlier inputs do change it.
       assert np.abs(logits[1 + k + n][index] - logits[0][index]).max() > 1e-4
 
 
@@ -126,9 +126,9 @@ def _positions_agree(model, variables, samples, key, labels=None):
   """Whether every draw equals categorical(fold_in(key, p), full-model logits at p)."""
   logits = np.asarray(_call(lambda v, x: model.apply(v, x, labels), variables, samples))
   n, size = samples.shape[0], samples[0].size
-  logits = jnp.asarray(logits.reshape(n, size, -1).transpose(1, 0, 2))    # [P, N, levels]
+  logits = jnp.asarray(logits.reshape(n, size, -1).transpose(1, 0, 2))  # [P, N, levels]
   keys = jax.vmap(lambda p: jax.random.fold_in(key, p))(jnp.arange(size))
-  draws = jax.vmap(jax.random.categorical)(keys, logits)                 # [P, N]
+  draws = jax.vmap(jax.random.categorical)(keys, logits)  # [P, N]
   return np.array_equal(np.asarray(draws).T, samples.reshape(n, size))
 
 
@@ -136,8 +136,10 @@ def test_sampler_is_the_model():
   shape = (3, 4, 3)
   model = _tiny()
   variables = _init(model, shape)
-  samples = {s: np.asarray(pixelcnn.make_sampler(model, shape, s)(variables, KEY, 3))
-             for s in ('rows', 'host', 'fori')}
+  samples = {
+    s: np.asarray(pixelcnn.make_sampler(model, shape, s)(variables, KEY, 3))
+    for s in ('rows', 'host', 'fori')
+  }
   x = samples['rows']
   assert x.shape == (3,) + shape and x.dtype == np.int32
   assert x.min() >= 0 and x.max() < model.num_levels and len(np.unique(x)) > 1

@@ -65,6 +65,7 @@ def _init(module, *args):
     else:
       x *= 0.1
     return x.astype(np.float32)
+
   return jax.tree_util.tree_map_with_path(fill, shapes)
 
 
@@ -83,14 +84,22 @@ def _count(module, *args):
 # ---------------------------------------------------------------- shapes and state
 
 NETS = {
-    'sngan_cnn': (sngan.Generator((32, 32, 3), 'cnn', width=32),
-                  sngan.Discriminator('cnn', width=8), None),
-    'sngan_resnet_cond': (sngan.Generator((32, 32, 3), width=16, num_classes=3),
-                          sngan.Discriminator(width=16, num_classes=3), LABELS),
-    'biggan_32_attention': (biggan.Generator((32, 32, 3), 3, ch=4, attention=(16,)),
-                            biggan.Discriminator(3, ch=4, attention=(16,)), LABELS),
-    'cgan_conv': (cgan.Generator((16, 16, 1), 3, width=8),
-                  cgan.Discriminator(3, width=8), LABELS),
+  'sngan_cnn': (
+    sngan.Generator((32, 32, 3), 'cnn', width=32),
+    sngan.Discriminator('cnn', width=8),
+    None,
+  ),
+  'sngan_resnet_cond': (
+    sngan.Generator((32, 32, 3), width=16, num_classes=3),
+    sngan.Discriminator(width=16, num_classes=3),
+    LABELS,
+  ),
+  'biggan_32_attention': (
+    biggan.Generator((32, 32, 3), 3, ch=4, attention=(16,)),
+    biggan.Discriminator(3, ch=4, attention=(16,)),
+    LABELS,
+  ),
+  'cgan_conv': (cgan.Generator((16, 16, 1), 3, width=8), cgan.Discriminator(3, width=8), LABELS),
 }
 
 
@@ -125,9 +134,10 @@ def test_biggan_128_shapes():
   z = _latent(2, 12)  # 6 chunks of 2.
   g_out = jax.eval_shape(lambda: generator.init_with_output(KEY, z, LABELS[:2], train=False))
   assert g_out[0].shape == (2, 128, 128, 3)
-  assert 'attention3' in g_out[1]['params']   # After the 64x64 block.
+  assert 'attention3' in g_out[1]['params']  # After the 64x64 block.
   d_out = jax.eval_shape(
-      lambda: discriminator.init_with_output(KEY, g_out[0], LABELS[:2], train=False))
+    lambda: discriminator.init_with_output(KEY, g_out[0], LABELS[:2], train=False)
+  )
   assert d_out[0].shape == (2,)
   assert 'attention0' in d_out[1]['params']
   with pytest.raises(ValueError, match='not divisible by 6'):
@@ -135,12 +145,14 @@ def test_biggan_128_shapes():
 
 
 def test_conditional_nets_need_labels():
-  for module, x in [(biggan.Generator((32, 32, 3), 3, ch=4), _latent()),
-                    (biggan.Discriminator(3, ch=4), _images()),
-                    (sngan.Generator((32, 32, 3), width=8, num_classes=3), _latent()),
-                    (sngan.Discriminator(width=8, num_classes=3), _images()),
-                    (cgan.Generator((8, 8, 1), 3), _latent()),
-                    (cgan.Discriminator(3, arch='mlp'), _images(8))]:
+  for module, x in [
+    (biggan.Generator((32, 32, 3), 3, ch=4), _latent()),
+    (biggan.Discriminator(3, ch=4), _images()),
+    (sngan.Generator((32, 32, 3), width=8, num_classes=3), _latent()),
+    (sngan.Discriminator(width=8, num_classes=3), _images()),
+    (cgan.Generator((8, 8, 1), 3), _latent()),
+    (cgan.Discriminator(3, arch='mlp'), _images(8)),
+  ]:
     with pytest.raises(ValueError, match='needs integer labels'):
       jax.eval_shape(lambda m=module, x=x: m.init(KEY, x, None, train=False))
 
@@ -152,7 +164,7 @@ def test_nets_build_from_configs():
   generator, discriminator = nets.build(config, (32, 32, 3))
   assert generator.attention == (16,) and generator.out_shape == (32, 32, 3)
   assert generator.num_classes == 3 and discriminator.num_classes == 3
-  config.conditional = False   # One switch: both networks become unconditional.
+  config.conditional = False  # One switch: both networks become unconditional.
   generator, discriminator = nets.build(config, (32, 32, 3))
   assert generator.num_classes == 0 and discriminator.num_classes == 0
   assert {'sngan', 'biggan', 'cgan'} <= set(nets.available())
@@ -162,6 +174,7 @@ def test_nets_build_from_configs():
 
 
 # ---------------------------------------------------------------- conditioning
+
 
 def test_generators_depend_on_the_label_and_on_each_latent_chunk():
   generator = biggan.Generator((32, 32, 3), 3, ch=4)
@@ -174,28 +187,35 @@ def test_generators_depend_on_the_label_and_on_each_latent_chunk():
   assert np.abs(out[0] - out[1]).max() > 1e-3
   for chunk in range(4):  # 16 = 4 chunks of 4: z0 for the input, one per block.
     z2 = z.copy()
-    z2[:, 4 * chunk:4 * chunk + 4] += 1.0
+    z2[:, 4 * chunk : 4 * chunk + 4] += 1.0
     assert np.abs(sample(z2, LABELS) - out).max() > 1e-3
 
-  for g in [sngan.Generator((32, 32, 3), width=8, num_classes=3),
-            cgan.Generator((2,), 3, arch='mlp', hidden=(8,))]:
+  for g in [
+    sngan.Generator((32, 32, 3), width=8, num_classes=3),
+    cgan.Generator((2,), 3, arch='mlp', hidden=(8,)),
+  ]:
     out = _call(lambda v: g.apply(v, z, LABELS, train=False), _init(g, z, LABELS))
     assert np.abs(out[0] - out[1]).max() > 1e-4
 
 
-@pytest.mark.parametrize('module', [sngan.Discriminator(width=8, num_classes=4),
-                                    biggan.Discriminator(4, ch=2)], ids=['sngan', 'biggan'])
+@pytest.mark.parametrize(
+  'module',
+  [sngan.Discriminator(width=8, num_classes=4), biggan.Discriminator(4, ch=2)],
+  ids=['sngan', 'biggan'],
+)
 def test_projection_discriminator_is_linear_plus_inner_product(module):
   x, y = _images(n=4), np.array([3, 0, 1, 3])
   variables = _init(module, x, y)
-  out, sown = _call(lambda v: module.apply(v, x, y, train=False, mutable=['intermediates']),
-                    variables)
+  out, sown = _call(
+    lambda v: module.apply(v, x, y, train=False, mutable=['intermediates']), variables
+  )
   h = np.asarray(sown['intermediates']['features'][0], np.float64)
   head, u = variables['params']['head'], variables['spectral']['head']
 
   def normalized(w, u):  # W / (v^T W u), v = normalize(W u): the eval-mode estimate.
     w = np.asarray(w, np.float64)
     return w / np.linalg.norm(w.reshape(-1, w.shape[-1]) @ np.asarray(u, np.float64)[0])
+
   linear = h @ normalized(head['linear']['kernel'], u['linear']['u'])[:, 0]
   if 'bias' in head['linear']:
     linear += head['linear']['bias'][0]
@@ -221,6 +241,7 @@ def test_cgan_discriminators():
 
 # ---------------------------------------------------------------- truncation
 
+
 def test_truncated_latent():
   z = np.asarray(step_lib.sample_latent(jax.random.PRNGKey(1), 20000, 4, 0.5))
   assert z.shape == (20000, 4) and z.dtype == np.float32
@@ -235,6 +256,7 @@ def test_truncated_latent():
 
 
 # ---------------------------------------------------------------- parameter counts
+
 
 def test_sngan_parameter_counts():
   """Counts of the reference implementations, derived layer by layer from their code.

@@ -28,7 +28,9 @@ def test_labels_are_balanced_and_grid_rows_hold_one_class():
   np.testing.assert_array_equal(exp.labels(7, 5), [7, 8, 9, 0, 1])
   z, y = gan_family.grid_inputs(exp.config, jax.random.PRNGKey(0), 100)
   assert z.shape == (100, exp.config.latent_dim)
-  np.testing.assert_array_equal(np.asarray(y).reshape(10, 10), np.repeat(np.arange(10)[:, None], 10, 1))
+  np.testing.assert_array_equal(
+    np.asarray(y).reshape(10, 10), np.repeat(np.arange(10)[:, None], 10, 1)
+  )
   unconditional = experiment.build(_config('dcgan.py:runlocal'))
   assert unconditional.num_classes == 0 and unconditional.labels(0, 4) is None
   assert gan_family.grid_inputs(unconditional.config, jax.random.PRNGKey(0), 4)[1] is None
@@ -46,14 +48,14 @@ def test_generator_output_depends_on_the_label():
 def test_conditional_needs_a_labelled_dataset_with_k_classes():
   config = _config('cgan.py:runlocal')
   config.num_classes = 7
-  with pytest.raises(ValueError, match="has 10 classes but config.num_classes is 7"):
+  with pytest.raises(ValueError, match='has 10 classes but config.num_classes is 7'):
     experiment.build(config)
 
 
 @pytest.mark.parametrize('spec', ['cgan.py', 'biggan.py'])
 def test_conditional_run_writes_row_per_class_grid_and_labelled_samples(spec, tmp_path):
   config = _config(spec + ':runlocal')
-  config.num_grid_samples = 30   # 10 rows of 3.
+  config.num_grid_samples = 30  # 10 rows of 3.
   workdir = str(tmp_path)
   loop.train(config, workdir)
   grid = np.asarray(Image.open(os.path.join(workdir, 'samples', 'samples_0000003.png')))
@@ -83,7 +85,7 @@ def test_conditional_mnist5k_model_draws_the_digit_of_its_row(tmp_path, cache_di
   state = loop.train(config, str(tmp_path))
   exp = experiment.build(config)
   net = features_lib.feature_network(config.evals.samples, config, exp.dataset)
-  z, y = gan_family.grid_inputs(config, jax.random.PRNGKey(5), 200)   # 10 rows of 20.
+  z, y = gan_family.grid_inputs(config, jax.random.PRNGKey(5), 200)  # 10 rows of 20.
   sample = step_lib.make_sample_fn(exp.modules['generator'])
   images = np.asarray(sample(*state.sampling_variables('generator'), z, y))
   logits = net.features([image_lib.to_uint8(images)])['logits']

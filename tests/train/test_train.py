@@ -25,8 +25,11 @@ from gans.train import loop
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Every GAN experiment; classifier.py is the offline feature network's recipe
 # (tested in tests/metrics/test_classifier.py).
-EXPERIMENTS = sorted(p for p in glob.glob(os.path.join(ROOT, 'experiments', '*.py'))
-                     if os.path.basename(p) != 'classifier.py')
+EXPERIMENTS = sorted(
+  p
+  for p in glob.glob(os.path.join(ROOT, 'experiments', '*.py'))
+  if os.path.basename(p) != 'classifier.py'
+)
 
 
 def _config(spec):
@@ -84,8 +87,9 @@ def test_one_device_and_eight_devices_agree(spec):
   # are compared relative to their scale: batch norm in D amplifies that noise there.
   for name in one.models:
     for part in ('params', 'collections'):
-      for a, b in zip(_leaves(getattr(one.models[name], part)),
-                      _leaves(getattr(eight.models[name], part))):
+      for a, b in zip(
+        _leaves(getattr(one.models[name], part)), _leaves(getattr(eight.models[name], part))
+      ):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=f'{name} {part}')
     for a, b in zip(_leaves(one.models[name].opt_state), _leaves(eight.models[name].opt_state)):
       assert np.abs(a - b).max() <= 5e-3 * max(np.abs(a).max(), 1e-3)
@@ -93,18 +97,28 @@ def test_one_device_and_eight_devices_agree(spec):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg='ema')
   # The steps changed the parameters, so agreement is not trivial.
   initial = _run_steps(config, parallel.make_mesh(jax.devices()[:1]), [])
-  assert not np.allclose(_leaves(one.models['generator'].params)[0],
-                         _leaves(initial.models['generator'].params)[0])
+  assert not np.allclose(
+    _leaves(one.models['generator'].params)[0], _leaves(initial.models['generator'].params)[0]
+  )
 
 
 def _launch(workdir, *extra, spec='wgan_gp.py', **popen):
-  cmd = [sys.executable, os.path.join(ROOT, 'launch.py'),
-         '--config', os.path.join(ROOT, f'experiments/{spec}:runlocal'),
-         '--workdir', str(workdir), '--config.total_steps=8', '--config.checkpoint_every=3',
-         '--config.sample_every=100', *extra]
+  cmd = [
+    sys.executable,
+    os.path.join(ROOT, 'launch.py'),
+    '--config',
+    os.path.join(ROOT, f'experiments/{spec}:runlocal'),
+    '--workdir',
+    str(workdir),
+    '--config.total_steps=8',
+    '--config.checkpoint_every=3',
+    '--config.sample_every=100',
+    *extra,
+  ]
   env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
-  return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, **popen)
+  return subprocess.Popen(
+    cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen
+  )
 
 
 def _final_params(workdir, spec='wgan_gp.py'):
@@ -160,9 +174,11 @@ def test_mismatched_checkpoint_is_refused_and_kept(tmp_path):
   before = sorted(os.listdir(tmp_path / 'checkpoints'))
   other = _config('wgan_gp.py:runlocal')
   other.generator.width = 16
-  with pytest.raises(checkpoint_lib.CheckpointMismatchError,
-                     match=r'models/generator/params/out/kernel has shape \(4, 4, 8, 1\) in the checkpoint '
-                           r'but \(4, 4, 16, 1\)'):
+  with pytest.raises(
+    checkpoint_lib.CheckpointMismatchError,
+    match=r'models/generator/params/out/kernel has shape \(4, 4, 8, 1\) in the checkpoint '
+    r'but \(4, 4, 16, 1\)',
+  ):
     loop.train(other, str(tmp_path))
   assert sorted(os.listdir(tmp_path / 'checkpoints')) == before
 
@@ -173,8 +189,9 @@ class _PoisonedRing:
   def __init__(self, after):
     base = data.load(ml_collections.ConfigDict(dict(dataset='ring8', image_size=32)))
     self.base, self.after, self.calls = base, after, 0
-    self.dataset = data.Dataset('ring8', base.num_examples, base.example_shape, 8,
-                                self.get, base.extra)
+    self.dataset = data.Dataset(
+      'ring8', base.num_examples, base.example_shape, 8, self.get, base.extra
+    )
 
   def get(self, indices):
     x, y = self.base.get(indices)
@@ -204,12 +221,14 @@ def test_bad_override_key_fails_naming_it(tmp_path):
 def test_sample_mode_writes_uint8_images_deterministically(tmp_path):
   config = _config('dcgan.py:runlocal')
   loop.train(config, str(tmp_path))
-  a = run.main(config, str(tmp_path), 'sample', num_samples=10,
-               output=str(tmp_path / 'a.npz'))['images']
+  a = run.main(config, str(tmp_path), 'sample', num_samples=10, output=str(tmp_path / 'a.npz'))[
+    'images'
+  ]
   b = np.load(tmp_path / 'a.npz')['images']
   assert a.dtype == np.uint8 and a.shape == (10, 32, 32, 1)
   np.testing.assert_array_equal(a, b)
-  c = run.main(config, str(tmp_path), 'sample', num_samples=10,
-               output=str(tmp_path / 'c.npz'))['images']
+  c = run.main(config, str(tmp_path), 'sample', num_samples=10, output=str(tmp_path / 'c.npz'))[
+    'images'
+  ]
   np.testing.assert_array_equal(a, c)
   assert a.std() > 0

@@ -75,8 +75,9 @@ def test_one_sided_label_smoothing_changes_d_loss_by_the_formula():
   _, smooth = step_s(state_s, _batch(base))
   # BCE(l, 1 - s) - BCE(l, 1) = s (softplus(l) - softplus(-l)) = s l on real logits only.
   np.testing.assert_allclose(smooth['d_real'], plain['d_real'], rtol=1e-6)
-  np.testing.assert_allclose(smooth['d_loss'] - plain['d_loss'], s * plain['d_real'],
-                             rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(
+    smooth['d_loss'] - plain['d_loss'], s * plain['d_real'], rtol=1e-4, atol=1e-6
+  )
 
 
 def test_noisy_labels_and_label_flips():
@@ -97,10 +98,12 @@ def test_noisy_labels_and_label_flips():
 
 def test_instance_noise_anneals_to_zero():
   t = tricks.Tricks(instance_noise=0.5, instance_noise_anneal_steps=100)
-  np.testing.assert_allclose([tricks.instance_noise_std(t, s) for s in (0, 50, 100, 300)],
-                             [0.5, 0.25, 0.0, 0.0], atol=1e-7)
-  assert float(tricks.instance_noise_std(tricks.Tricks(instance_noise=0.3), 10**6)) == \
-      pytest.approx(0.3)
+  np.testing.assert_allclose(
+    [tricks.instance_noise_std(t, s) for s in (0, 50, 100, 300)], [0.5, 0.25, 0.0, 0.0], atol=1e-7
+  )
+  assert float(
+    tricks.instance_noise_std(tricks.Tricks(instance_noise=0.3), 10**6)
+  ) == pytest.approx(0.3)
   base = _config()
   noisy = _config(instance_noise=0.5, instance_noise_anneal_steps=100)
   _, _, state, step = _build(base)
@@ -108,23 +111,26 @@ def test_instance_noise_anneals_to_zero():
   batch = _batch(base)
   _, a = step(state, batch)
   _, b = step_n(state, batch)
-  assert abs(float(a['d_real']) - float(b['d_real'])) > 1e-5   # Noise at step 0.
+  assert abs(float(a['d_real']) - float(b['d_real'])) > 1e-5  # Noise at step 0.
   late = state.replace(step=jnp.asarray(100, jnp.int32))
   _, a = step(late, batch)
   _, b = step_n(late, batch)
-  for k in a:   # Annealed away: exactly the noise-free step.
+  for k in a:  # Annealed away: exactly the noise-free step.
     np.testing.assert_array_equal(a[k], b[k])
 
 
 def test_weight_clipping_keeps_critic_weights_in_range():
   c = 0.01
-  cfg = _config(loss='wasserstein', weight_clip=c, n_critic=2,
-                d_optimizer=configs.optimizer('sgd', lr=1.0))
+  cfg = _config(
+    loss='wasserstein', weight_clip=c, n_critic=2, d_optimizer=configs.optimizer('sgd', lr=1.0)
+  )
   _, _, state, step = _build(cfg)
   assert max(np.abs(w).max() for w in _leaves(state.models['discriminator'].params)) > c
   new, _ = step(state, _batch(cfg))
   assert max(np.abs(w).max() for w in _leaves(new.models['discriminator'].params)) <= c
-  assert any(np.abs(w).max() == pytest.approx(c) for w in _leaves(new.models['discriminator'].params))
+  assert any(
+    np.abs(w).max() == pytest.approx(c) for w in _leaves(new.models['discriminator'].params)
+  )
   # SGD for D beside Adam for G: D's optimizer keeps no moments, G's does.
   assert optax.tree_utils.tree_get(new.models['discriminator'].opt_state, 'mu', None) is None
   assert optax.tree_utils.tree_get(new.models['generator'].opt_state, 'mu') is not None
@@ -137,14 +143,16 @@ def test_pack_reshapes_and_discriminator_sees_m_samples():
   images = jax.random.normal(jax.random.PRNGKey(0), (4, 3, 3, 2))
   packed = tricks.pack(images, 2)
   assert packed.shape == (2, 3, 3, 4)
-  np.testing.assert_array_equal(packed[1, ..., :2], images[2])   # Channels concatenated.
+  np.testing.assert_array_equal(packed[1, ..., :2], images[2])  # Channels concatenated.
   np.testing.assert_array_equal(packed[1, ..., 2:], images[3])
   np.testing.assert_array_equal(tricks.unpack(packed, 2), images)
   with pytest.raises(ValueError, match='pack'):
     tricks.pack(x, 4)
-  cfg = _config(pack=2, **{'generator.dropout': 0.5})   # Also: G's dropout gets a key.
+  cfg = _config(pack=2, **{'generator.dropout': 0.5})  # Also: G's dropout gets a key.
   _, d, state, step = _build(cfg)
-  assert state.models['discriminator'].params['hidden0']['kernel'].shape[0] == 4   # D's input: 2 samples of 2-D.
+  assert (
+    state.models['discriminator'].params['hidden0']['kernel'].shape[0] == 4
+  )  # D's input: 2 samples of 2-D.
   batch = _batch(cfg)
   _, metrics = step(state, batch)
   want = d.apply({'params': state.models['discriminator'].params}, batch['x'][0].reshape(4, 4))
@@ -158,19 +166,29 @@ def test_separate_and_joint_batches_agree_without_batch_norm():
   a, ma = step_a(state, _batch(a_cfg))
   b, mb = step_b(state, _batch(a_cfg))
   np.testing.assert_allclose(ma['d_loss'], mb['d_loss'], rtol=1e-5)
-  for x, y in zip(_leaves(a.models['discriminator'].params), _leaves(b.models['discriminator'].params)):
+  for x, y in zip(
+    _leaves(a.models['discriminator'].params), _leaves(b.models['discriminator'].params)
+  ):
     np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
 
 
 def test_n_critic_ttur_and_sgd_for_d():
-  cfg = _config(n_critic=3, g_optimizer=configs.optimizer('adam', lr=1e-4),
-                d_optimizer=configs.optimizer('adam', lr=4e-4))
+  cfg = _config(
+    n_critic=3,
+    g_optimizer=configs.optimizer('adam', lr=1e-4),
+    d_optimizer=configs.optimizer('adam', lr=4e-4),
+  )
   _, _, state, step = _build(cfg)
   new, _ = step(state, _batch(cfg))
   assert int(optax.tree_utils.tree_get(new.models['discriminator'].opt_state, 'count')) == 3
   assert int(optax.tree_utils.tree_get(new.models['generator'].opt_state, 'count')) == 1
   # Adam's first update of a parameter is lr * g / |g|: G moves by 1e-4 at most.
-  dg = max(np.abs(a - b).max() for a, b in zip(_leaves(new.models['generator'].params), _leaves(state.models['generator'].params)))
+  dg = max(
+    np.abs(a - b).max()
+    for a, b in zip(
+      _leaves(new.models['generator'].params), _leaves(state.models['generator'].params)
+    )
+  )
   np.testing.assert_allclose(dg, 1e-4, rtol=0.02)
   # SGD for D beside Adam for G: plain -lr * grad, no moments.
   sgd = state_lib.make_optimizer(configs.optimizer('sgd', lr=0.5), 10)
@@ -201,8 +219,8 @@ def test_regularizers_in_the_step():
     assert np.isfinite(float(m[k])) and float(m[k]) > 0, k
   _, p = _build(_config())[3](state, _batch(cfg))
   np.testing.assert_allclose(
-      m['d_loss'], p['d_loss'] + 5.0 * m['r1'] + 10.0 * m['dragan'] + 1e-4 * m['d_ortho'],
-      rtol=1e-5)
+    m['d_loss'], p['d_loss'] + 5.0 * m['r1'] + 10.0 * m['dragan'] + 1e-4 * m['d_ortho'], rtol=1e-5
+  )
 
 
 class _AuxD(nn.Module):
@@ -247,8 +265,7 @@ def test_tricks_one_device_and_eight_devices_agree():
     state = exp.init()
     for b in batches:
       state, _ = exp.train_step(state, parallel.to_global(b, mesh, 1))
-    out.append(_leaves((state.models['generator'].params,
-                        state.models['discriminator'].params)))
+    out.append(_leaves((state.models['generator'].params, state.models['discriminator'].params)))
   for a, b in zip(*out):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
@@ -258,7 +275,7 @@ def test_health_monitor_warns_on_collapsed_d_and_stays_quiet_when_healthy():
   monitor = health.HealthMonitor(loss='non_saturating', window=5)
   warnings = []
   for i in range(20):
-    samples = rng.standard_normal((64, 2))   # Samples keep changing.
+    samples = rng.standard_normal((64, 2))  # Samples keep changing.
     d_loss = 1.3 + 0.05 * rng.standard_normal()
     g_loss = 0.8 + 0.05 * rng.standard_normal()
     warnings += monitor.update(100 * (i + 1), dict(d_loss=d_loss, g_loss=g_loss), samples)
@@ -267,9 +284,10 @@ def test_health_monitor_warns_on_collapsed_d_and_stays_quiet_when_healthy():
   warnings = []
   for i in range(12):
     d_loss = 1.3 if i < 4 else 1e-4 * (i % 3 + 1)
-    warnings += collapsed.update(100 * (i + 1), dict(d_loss=d_loss, g_loss=9.0 + i % 2),
-                                 lambda: rng.standard_normal((8, 2)))
-  assert [name for name, _ in warnings] == ['d_collapse']   # Once, not at every log.
+    warnings += collapsed.update(
+      100 * (i + 1), dict(d_loss=d_loss, g_loss=9.0 + i % 2), lambda: rng.standard_normal((8, 2))
+    )
+  assert [name for name, _ in warnings] == ['d_collapse']  # Once, not at every log.
   assert 'steps 500-900' in warnings[0][1]
   # A Wasserstein critic has no floor at zero.
   w = health.HealthMonitor(loss='wasserstein')
@@ -287,24 +305,28 @@ def test_health_monitor_warns_when_g_loss_falls_and_samples_freeze():
   moving = health.HealthMonitor(window=5)
   rng = np.random.default_rng(2)
   for i in range(8):
-    assert moving.update(i, dict(d_loss=1.0, g_loss=3.0 - 0.2 * i),
-                         rng.standard_normal((64, 2))) == []
+    assert (
+      moving.update(i, dict(d_loss=1.0, g_loss=3.0 - 0.2 * i), rng.standard_normal((64, 2))) == []
+    )
   assert health.from_config(_config(health_checks=False)) is None
 
 
 def test_generator_ema_averages_parameters_and_batch_norm_statistics():
   cfg = _config(ema_decay=0.75, **{'generator.batch_norm': True})
   _, _, state, step = _build(cfg)
-  assert jax.tree.leaves(state.ema['generator']['collections'])   # Batch statistics.
+  assert jax.tree.leaves(state.ema['generator']['collections'])  # Batch statistics.
   new, _ = step(state, _batch(cfg))
   for field in ('params', 'collections'):
-    expected = jax.tree.map(lambda e, p: 0.75 * e + 0.25 * p,
-                            state.ema['generator'][field],
-                            getattr(new.models['generator'], field))
+    expected = jax.tree.map(
+      lambda e, p: 0.75 * e + 0.25 * p,
+      state.ema['generator'][field],
+      getattr(new.models['generator'], field),
+    )
     for a, b in zip(_leaves(new.ema['generator'][field]), _leaves(expected)):
       np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
   params, collections = new.sampling_variables('generator')
   assert params is new.ema['generator']['params']
   assert collections is new.ema['generator']['collections']
-  assert (new.sampling_variables('generator', use_ema=False)[1] is
-          new.models['generator'].collections)
+  assert (
+    new.sampling_variables('generator', use_ema=False)[1] is new.models['generator'].collections
+  )

@@ -31,8 +31,8 @@ def ae_config():
   c.encoder = configs.net('autoencoder', arch='conv', width=32, kind='deterministic')
   c.decoder = configs.net('autoencoder', arch='conv', width=32, output='image')
   c.optimizer = configs.optimizer('adam', lr=1e-3, b1=0.9, b2=0.999)
-  c.input_dropout = 0.0      # Fraction of input pixels zeroed in training (denoising).
-  c.evals = ml_collections.ConfigDict()   # No sampler: nothing sample-based to evaluate.
+  c.input_dropout = 0.0  # Fraction of input pixels zeroed in training (denoising).
+  c.evals = ml_collections.ConfigDict()  # No sampler: nothing sample-based to evaluate.
   return c
 
 
@@ -41,8 +41,10 @@ def validate(config):
   if config.encoder.get('kind', 'deterministic') == 'gaussian':
     raise ValueError("config.encoder.kind='gaussian' is a VAE: use family 'vae'.")
   if config.decoder.get('output', 'image') != 'image':
-    raise ValueError(f"config.decoder.output={config.decoder.output!r}: the ae family "
-                     f"reconstructs images ('image').")
+    raise ValueError(
+      f'config.decoder.output={config.decoder.output!r}: the ae family '
+      f"reconstructs images ('image')."
+    )
   if not 0.0 <= config.input_dropout < 1.0:
     raise ValueError(f'config.input_dropout must be in [0, 1), got {config.input_dropout!r}.')
 
@@ -50,17 +52,20 @@ def validate(config):
 def build(config, mesh, dataset):
   """The autoencoder `Experiment` (validated by the caller)."""
   k = configs.class_count(config)
-  encoder = nets.build_module(config.encoder, 'Encoder', k, key='encoder',
-                              latent_dim=config.latent_dim)
-  decoder = nets.build_module(config.decoder, 'Decoder', k, key='decoder',
-                              out_shape=tuple(dataset.example_shape))
+  encoder = nets.build_module(
+    config.encoder, 'Encoder', k, key='encoder', latent_dim=config.latent_dim
+  )
+  decoder = nets.build_module(
+    config.decoder, 'Decoder', k, key='decoder', out_shape=tuple(dataset.example_shape)
+  )
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
   drop = float(config.input_dropout)
 
   def init_fn():
     x, y, z = common.zeros_inputs(dataset.example_shape, config.latent_dim)
-    return common.init_state(config.seed, dict(encoder=(encoder, (x, y)),
-                                               decoder=(decoder, (z, y))), tx)
+    return common.init_state(
+      config.seed, dict(encoder=(encoder, (x, y)), decoder=(decoder, (z, y))), tx
+    )
 
   def step(state, batch):
     x = batch['x'][0]
@@ -73,10 +78,12 @@ def build(config, mesh, dataset):
     enc, dec = state.models['encoder'], state.models['decoder']
 
     def loss_fn(params):
-      code, e_coll = common.apply_net(encoder, params['encoder'], enc.collections, x_in, y,
-                                      True, e_drop)
-      out, d_coll = common.apply_net(decoder, params['decoder'], dec.collections, code, y,
-                                     True, d_drop)
+      code, e_coll = common.apply_net(
+        encoder, params['encoder'], enc.collections, x_in, y, True, e_drop
+      )
+      out, d_coll = common.apply_net(
+        decoder, params['decoder'], dec.collections, code, y, True, d_drop
+      )
       mse = jnp.mean(jnp.square(out - x))
       return mse, (e_coll, d_coll)
 
@@ -101,8 +108,13 @@ def build(config, mesh, dataset):
     y = grid_y if k else None
     return {'reconstructions': common.pairs_grid(grid_x, reconstruct(state, grid_x, y))}
 
-  return Experiment(config=config, mesh=mesh, dataset=dataset,
-                    init=common.jit_init(init_fn, mesh),
-                    steps={'main': common.jit_step(step, mesh)}, grids=grids,
-                    modules=dict(encoder=encoder, decoder=decoder),
-                    functions=dict(encode=encode, reconstruct=reconstruct))
+  return Experiment(
+    config=config,
+    mesh=mesh,
+    dataset=dataset,
+    init=common.jit_init(init_fn, mesh),
+    steps={'main': common.jit_step(step, mesh)},
+    grids=grids,
+    modules=dict(encoder=encoder, decoder=decoder),
+    functions=dict(encode=encode, reconstruct=reconstruct),
+  )

@@ -34,7 +34,7 @@ from gans.train import state as state_lib
 # fold_in constants that derive the tricks' keys from a step key, so the latents and
 # the WGAN-GP key of a plain config stay what they were before the tricks existed.
 _LABEL_KEY, _NOISE_KEY, _DROPOUT_KEY, _CLASS_KEY, _REG_KEY = 11, 12, 13, 14, 15
-_G_STEP = 1 << 20   # fold_in index of the generator update (D updates use 0..n-1).
+_G_STEP = 1 << 20  # fold_in index of the generator update (D updates use 0..n-1).
 
 
 def sample_latent(key, batch_size, latent_dim, truncation=0.0):
@@ -98,16 +98,19 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
     real_y = real_y if conditional else None
     fake_y = fake_labels(fold(_CLASS_KEY), real.shape[0])
     g_model, d_model = state.models['generator'], state.models['discriminator']
-    fake, g_state = apply_net(generator, g_model.params, g_model.collections, z, fake_y, True,
-                              fold(_DROPOUT_KEY))
+    fake, g_state = apply_net(
+      generator, g_model.params, g_model.collections, z, fake_y, True, fold(_DROPOUT_KEY)
+    )
     fake = jax.lax.stop_gradient(fake)
     noise_real, noise_fake = jax.random.split(fold(_NOISE_KEY))
     real_in = d_inputs(noise_real, real, state.step)
     fake_in = d_inputs(noise_fake, fake, state.step)
     real_label, fake_label = tricks_lib.discriminator_labels(
-        tricks, fold(_LABEL_KEY), real_in.shape[0])
-    label_kwargs = ({} if not tricks.uses_labels else
-                    dict(real_label=real_label, fake_label=fake_label))
+      tricks, fold(_LABEL_KEY), real_in.shape[0]
+    )
+    label_kwargs = (
+      {} if not tricks.uses_labels else dict(real_label=real_label, fake_label=fake_label)
+    )
     d_rng = jax.random.split(fold(_DROPOUT_KEY + 100))
 
     d_coll = d_model.collections
@@ -119,8 +122,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
         fake_out, d_state = d(d_state, fake_in, fake_y, True, d_rng[1])
       else:
         both_y = None if real_y is None else jnp.concatenate([real_y, fake_y])
-        out, d_state = d(d_coll, jnp.concatenate([real_in, fake_in]), both_y, True,
-                         d_rng[0])
+        out, d_state = d(d_coll, jnp.concatenate([real_in, fake_in]), both_y, True, d_rng[0])
         n = real_in.shape[0]
         real_out = jax.tree.map(lambda o: o[:n], out)
         fake_out = jax.tree.map(lambda o: o[n:], out)
@@ -135,6 +137,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
 
       def critic(x, y):
         return split_output(d(d_state, x, y, True, d_rng[0])[0])[0]
+
       gp = jnp.zeros(())
       if gp_weight > 0:
         gp = penalties.gradient_penalty(lambda x: critic(x, real_y), real_in, fake_in, gp_key)
@@ -157,8 +160,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
     d_params = optax.apply_updates(d_model.params, updates)
     if weight_clip > 0:
       d_params = penalties.clip_weights(d_params, weight_clip)
-    state = state.replace_model('discriminator', params=d_params, opt_state=d_opt,
-                                collections=aux.pop('d_state'))
+    state = state.replace_model(
+      'discriminator', params=d_params, opt_state=d_opt, collections=aux.pop('d_state')
+    )
     state = state.replace_model('generator', collections=g_state)
     return state, dict(d_loss=d_loss, **aux)
 
@@ -171,12 +175,20 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
     g_model, d_model = state.models['generator'], state.models['discriminator']
 
     def loss_fn(g_params):
-      fake, g_state = apply_net(generator, g_params, g_model.collections, z, fake_y, True,
-                                fold(_DROPOUT_KEY))
+      fake, g_state = apply_net(
+        generator, g_params, g_model.collections, z, fake_y, True, fold(_DROPOUT_KEY)
+      )
       fake_in = d_inputs(fold(_NOISE_KEY), fake, state.step)
       # D's collections are not updated by the generator step.
-      out, _ = apply_net(discriminator, d_model.params, d_model.collections, fake_in, fake_y,
-                         True, fold(_DROPOUT_KEY + 100))
+      out, _ = apply_net(
+        discriminator,
+        d_model.params,
+        d_model.collections,
+        fake_in,
+        fake_y,
+        True,
+        fold(_DROPOUT_KEY + 100),
+      )
       logit, cls = split_output(out)
       loss = g_loss_fn(logit)
       metrics = {}
@@ -188,12 +200,10 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
         loss = loss + g_ortho * metrics['g_ortho']
       return loss, (g_state, metrics)
 
-    (g_loss, (g_state, metrics)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(g_model.params)
+    (g_loss, (g_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_model.params)
     updates, g_opt = g_tx.update(grads, g_model.opt_state, g_model.params)
     g_params = optax.apply_updates(g_model.params, updates)
-    state = state.replace_model('generator', params=g_params, collections=g_state,
-                                opt_state=g_opt)
+    state = state.replace_model('generator', params=g_params, collections=g_state, opt_state=g_opt)
     if ema_decay > 0:
       decay = jnp.where(state.step >= config.ema_start, ema_decay, 0.0)
       ema = state_lib.update_ema(state.ema['generator'], state.models['generator'], decay)
@@ -215,7 +225,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
 
 def make_sample_fn(generator):
   """Returns `sample(params, state, z, y=None) -> images` with running statistics."""
+
   @functools.partial(jax.jit)
   def sample(params, state, z, y=None):
     return apply_net(generator, params, state, z, y, False)[0]
+
   return sample

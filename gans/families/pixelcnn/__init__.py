@@ -32,21 +32,22 @@ def pixelcnn_config():
   c.train_split = 'train[:4000]'
   c.pixelcnn = configs.net('pixelcnn', features=64, num_layers=8, kernel_size=5)
   c.optimizer = configs.optimizer('adam', lr=1e-3, b1=0.9, b2=0.999)
-  c.ema_decay = 0.0          # EMA of the weights, used to sample and evaluate; 0: off.
-  c.sampler = 'auto'         # gans.nets.pixelcnn.make_sampler strategy.
-  c.num_grid_samples = 16    # Sampling is sequential: keep training grids small.
-  c.evals = ml_collections.ConfigDict({
+  c.ema_decay = 0.0  # EMA of the weights, used to sample and evaluate; 0: off.
+  c.sampler = 'auto'  # gans.nets.pixelcnn.make_sampler strategy.
+  c.num_grid_samples = 16  # Sampling is sequential: keep training grids small.
+  c.evals = ml_collections.ConfigDict(
+    {
       'likelihood': configs.likelihood_eval(),
       'samples': configs.sample_eval(),
-  })
+    }
+  )
   return c
 
 
 def validate(config):
   """Checks the family's fields; ValueError names the key."""
   if config.sampler not in pixelcnn_lib.STRATEGIES:
-    raise ValueError(f'config.sampler={config.sampler!r} is not one of '
-                     f'{pixelcnn_lib.STRATEGIES}.')
+    raise ValueError(f'config.sampler={config.sampler!r} is not one of {pixelcnn_lib.STRATEGIES}.')
   if not 0.0 <= config.ema_decay < 1.0:
     raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay!r}.')
 
@@ -83,13 +84,13 @@ def build(config, mesh, dataset):
       return jnp.mean(nll({'params': params, **m.collections}, x, y))
 
     loss, grads = jax.value_and_grad(loss_fn)(m.params)
-    state = common.apply_gradients(state, dict(pixelcnn=grads), tx,
-                                   dict(pixelcnn=m.collections))
+    state = common.apply_gradients(state, dict(pixelcnn=grads), tx, dict(pixelcnn=m.collections))
     if ema_decay > 0:
       ema = state_lib.update_ema(state.ema['pixelcnn'], state.models['pixelcnn'], ema_decay)
       state = state.replace(ema={'pixelcnn': ema})
     return state.replace(step=state.step + 1), dict(
-        nll=loss, bits_per_dim=lk.bits_per_dim(loss, dims))
+      nll=loss, bits_per_dim=lk.bits_per_dim(loss, dims)
+    )
 
   draw = pixelcnn_lib.make_sampler(model, shape, strategy=config.sampler)
 
@@ -114,9 +115,15 @@ def build(config, mesh, dataset):
     images = sample(state, grid_key, 0, config.num_grid_samples)
     return {'samples': common.image_grid(images, rows=k or None)}
 
-  return Experiment(config=config, mesh=mesh, dataset=dataset,
-                    init=common.jit_init(init_fn, mesh),
-                    steps={'main': common.jit_step(step, mesh)}, grids=grids, sample=sample,
-                    likelihood=likelihood, modules=dict(pixelcnn=model),
-                    protocol=dict(likelihood='exact, 256-way categorical per sub-pixel',
-                                  ema=ema_decay > 0))
+  return Experiment(
+    config=config,
+    mesh=mesh,
+    dataset=dataset,
+    init=common.jit_init(init_fn, mesh),
+    steps={'main': common.jit_step(step, mesh)},
+    grids=grids,
+    sample=sample,
+    likelihood=likelihood,
+    modules=dict(pixelcnn=model),
+    protocol=dict(likelihood='exact, 256-way categorical per sub-pixel', ema=ema_decay > 0),
+  )

@@ -38,13 +38,15 @@ def vae_config():
   c.encoder = configs.net('autoencoder', arch='conv', width=32, kind='gaussian')
   c.decoder = configs.net('autoencoder', arch='conv', width=32, output='bernoulli')
   c.optimizer = configs.optimizer('adam', lr=1e-3, b1=0.9, b2=0.999)
-  c.beta = 1.0               # KL weight; 1 is the ELBO.
-  c.iwae_samples = 100       # K of the held-out importance-weighted bound.
-  c.iwae_chunk = 10          # Samples of z decoded at once when computing it.
-  c.evals = ml_collections.ConfigDict({
+  c.beta = 1.0  # KL weight; 1 is the ELBO.
+  c.iwae_samples = 100  # K of the held-out importance-weighted bound.
+  c.iwae_chunk = 10  # Samples of z decoded at once when computing it.
+  c.evals = ml_collections.ConfigDict(
+    {
       'likelihood': configs.likelihood_eval(),
       'samples': configs.sample_eval(),
-  })
+    }
+  )
   return c
 
 
@@ -52,8 +54,7 @@ def validate(config):
   """Checks the family's fields; ValueError names the key."""
   output = config.decoder.get('output', 'bernoulli')
   if output not in OUTPUTS:
-    raise ValueError(f'config.decoder.output={output!r}: the vae family takes one of '
-                     f'{OUTPUTS}.')
+    raise ValueError(f'config.decoder.output={output!r}: the vae family takes one of {OUTPUTS}.')
   if config.encoder.get('kind', 'gaussian') != 'gaussian':
     raise ValueError(f"config.encoder.kind={config.encoder.kind!r}: a VAE needs 'gaussian'.")
   if config.beta < 0:
@@ -65,10 +66,12 @@ def validate(config):
 def networks(config, example_shape):
   """(encoder, decoder) linen modules of the config."""
   k = configs.class_count(config)
-  encoder = nets.build_module(config.encoder, 'Encoder', k, key='encoder',
-                              latent_dim=config.latent_dim)
-  decoder = nets.build_module(config.decoder, 'Decoder', k, key='decoder',
-                              out_shape=tuple(example_shape))
+  encoder = nets.build_module(
+    config.encoder, 'Encoder', k, key='encoder', latent_dim=config.latent_dim
+  )
+  decoder = nets.build_module(
+    config.decoder, 'Decoder', k, key='decoder', out_shape=tuple(example_shape)
+  )
   return encoder, decoder
 
 
@@ -88,8 +91,9 @@ def decoder_mean(output, out):
 
 def init_state(config, encoder, decoder, example_shape, tx):
   x, y, z = common.zeros_inputs(example_shape, config.latent_dim)
-  return common.init_state(config.seed, dict(encoder=(encoder, (x, y)),
-                                             decoder=(decoder, (z, y))), tx)
+  return common.init_state(
+    config.seed, dict(encoder=(encoder, (x, y)), decoder=(decoder, (z, y))), tx
+  )
 
 
 def make_train_step(config, encoder, decoder, tx):
@@ -107,19 +111,29 @@ def make_train_step(config, encoder, decoder, tx):
     enc, dec = state.models['encoder'], state.models['decoder']
 
     def loss_fn(params):
-      (mean, log_var), e_coll = common.apply_net(encoder, params['encoder'],
-                                                 enc.collections, x, y, True, e_drop)
+      (mean, log_var), e_coll = common.apply_net(
+        encoder, params['encoder'], enc.collections, x, y, True, e_drop
+      )
       z = lk.gaussian_sample(z_key, mean, log_var)
-      out, d_coll = common.apply_net(decoder, params['decoder'], dec.collections, z, y,
-                                     True, d_drop)
+      out, d_coll = common.apply_net(
+        decoder, params['decoder'], dec.collections, z, y, True, d_drop
+      )
       recon = -log_px_fn(out, x)
       kl = lk.gaussian_kl(mean, log_var)
       loss = jnp.mean(recon + beta * kl)
       neg_elbo = jnp.mean(recon + kl)
       dims = x[0].size
-      return loss, (e_coll, d_coll, dict(
-          loss=loss, neg_elbo=neg_elbo, reconstruction=jnp.mean(recon), kl=jnp.mean(kl),
-          bits_per_dim=lk.bits_per_dim(neg_elbo, dims)))
+      return loss, (
+        e_coll,
+        d_coll,
+        dict(
+          loss=loss,
+          neg_elbo=neg_elbo,
+          reconstruction=jnp.mean(recon),
+          kl=jnp.mean(kl),
+          bits_per_dim=lk.bits_per_dim(neg_elbo, dims),
+        ),
+      )
 
     params = dict(encoder=enc.params, decoder=dec.params)
     grads, (e_coll, d_coll, metrics) = jax.grad(loss_fn, has_aux=True)(params)
@@ -135,8 +149,9 @@ def build(config, mesh, dataset):
   output = config.decoder.get('output', 'bernoulli')
   log_px_fn = log_likelihood_fn(output)
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
-  init = common.jit_init(lambda: init_state(config, encoder, decoder,
-                                            dataset.example_shape, tx), mesh)
+  init = common.jit_init(
+    lambda: init_state(config, encoder, decoder, dataset.example_shape, tx), mesh
+  )
   train_step = common.jit_step(make_train_step(config, encoder, decoder, tx), mesh)
   k = configs.class_count(config)
 
@@ -166,20 +181,27 @@ def build(config, mesh, dataset):
     yy = None if y is None else jnp.tile(y, config.iwae_chunk)
     out = decoder.apply(state.models['decoder'].variables(), flat, yy, train=False)
     out = jax.tree.map(lambda o: o.reshape(z.shape[:2] + o.shape[1:]), out)
-    return (log_px_fn(out, x) + lk.standard_normal_log_density(z)
-            - lk.gaussian_log_density(z, mean, log_var))
+    return (
+      log_px_fn(out, x)
+      + lk.standard_normal_log_density(z)
+      - lk.gaussian_log_density(z, mean, log_var)
+    )
 
   def held_out_likelihood(state, batch, key):
     y = batch['y'] if k else None
     chunks = -(-int(config.iwae_samples) // int(config.iwae_chunk))
-    w = jnp.concatenate([log_weights(state, batch['x'], y, jax.random.fold_in(key, c))
-                         for c in range(chunks)])[:config.iwae_samples]
+    w = jnp.concatenate(
+      [log_weights(state, batch['x'], y, jax.random.fold_in(key, c)) for c in range(chunks)]
+    )[: config.iwae_samples]
     zeros = jnp.zeros_like(w)
-    return {'neg_elbo': -jnp.mean(w, axis=0),
-            f'nll_iwae{config.iwae_samples}': -lk.iwae_bound(w, zeros, zeros)}
+    return {
+      'neg_elbo': -jnp.mean(w, axis=0),
+      f'nll_iwae{config.iwae_samples}': -lk.iwae_bound(w, zeros, zeros),
+    }
 
-  fixed_z = jax.random.normal(jax.random.PRNGKey(config.seed + 1),
-                              (config.num_grid_samples, config.latent_dim))
+  fixed_z = jax.random.normal(
+    jax.random.PRNGKey(config.seed + 1), (config.num_grid_samples, config.latent_dim)
+  )
   grid_x, grid_y = common.fixed_batch(dataset, 16)
 
   def grids(state):
@@ -187,15 +209,30 @@ def build(config, mesh, dataset):
     (mean, _) = encode(state, grid_x, grid_y if k else None)
     recon = decode(state, mean, grid_y if k else None)
     shown = common.binarize(grid_x) * 2.0 - 1.0 if output == 'bernoulli' else grid_x
-    return {'samples': common.image_grid(decode(state, fixed_z, y), rows=k or None),
-            'reconstructions': common.pairs_grid(shown, recon)}
+    return {
+      'samples': common.image_grid(decode(state, fixed_z, y), rows=k or None),
+      'reconstructions': common.pairs_grid(shown, recon),
+    }
 
-  protocol = dict(decoder_likelihood=(
-      'bernoulli on pixels binarized at 127.5' if output == 'bernoulli' else
-      'discretized gaussian over 256 levels'),
-      iwae_samples=int(config.iwae_samples), samples='decoder mean of z ~ N(0, I)')
-  return Experiment(config=config, mesh=mesh, dataset=dataset, init=init,
-                    steps={'main': train_step}, grids=grids, sample=sample,
-                    likelihood=held_out_likelihood,
-                    modules=dict(encoder=encoder, decoder=decoder),
-                    functions=dict(encode=encode, decode=decode), protocol=protocol)
+  protocol = dict(
+    decoder_likelihood=(
+      'bernoulli on pixels binarized at 127.5'
+      if output == 'bernoulli'
+      else 'discretized gaussian over 256 levels'
+    ),
+    iwae_samples=int(config.iwae_samples),
+    samples='decoder mean of z ~ N(0, I)',
+  )
+  return Experiment(
+    config=config,
+    mesh=mesh,
+    dataset=dataset,
+    init=init,
+    steps={'main': train_step},
+    grids=grids,
+    sample=sample,
+    likelihood=held_out_likelihood,
+    modules=dict(encoder=encoder, decoder=decoder),
+    functions=dict(encode=encode, decode=decode),
+    protocol=protocol,
+  )

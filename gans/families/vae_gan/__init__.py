@@ -46,7 +46,7 @@ def vae_gan_config():
   c.discriminator = configs.net('dcgan', width=32, norm='batch')
   c.feature_layer = 'down2'  # Dis_l: the discriminator submodule whose output is compared.
   c.optimizer = configs.optimizer('rmsprop', lr=3e-4)
-  c.gamma = 1e-2             # Weight of L_llike against the GAN loss in the decoder.
+  c.gamma = 1e-2  # Weight of L_llike against the GAN loss in the decoder.
   c.evals = ml_collections.ConfigDict({'samples': configs.sample_eval()})
   return c
 
@@ -56,8 +56,10 @@ def validate(config):
   if config.encoder.get('kind', 'gaussian') != 'gaussian':
     raise ValueError(f"config.encoder.kind={config.encoder.kind!r}: VAE-GAN needs 'gaussian'.")
   if config.decoder.get('output', 'image') != 'image':
-    raise ValueError(f"config.decoder.output={config.decoder.output!r}: VAE-GAN's decoder "
-                     f"is a generator ('image').")
+    raise ValueError(
+      f"config.decoder.output={config.decoder.output!r}: VAE-GAN's decoder "
+      f"is a generator ('image')."
+    )
   if config.gamma < 0:
     raise ValueError(f'config.gamma must be >= 0, got {config.gamma!r}.')
 
@@ -70,32 +72,43 @@ def _bce(logits, target):
 def build(config, mesh, dataset):
   """The VAE-GAN `Experiment` (validated by the caller)."""
   k = configs.class_count(config)
-  encoder = nets.build_module(config.encoder, 'Encoder', k, key='encoder',
-                              latent_dim=config.latent_dim)
-  decoder = nets.build_module(config.decoder, 'Decoder', k, key='decoder',
-                              out_shape=tuple(dataset.example_shape))
-  discriminator = nets.build_module(config.discriminator, 'Discriminator', k,
-                                    key='discriminator')
+  encoder = nets.build_module(
+    config.encoder, 'Encoder', k, key='encoder', latent_dim=config.latent_dim
+  )
+  decoder = nets.build_module(
+    config.decoder, 'Decoder', k, key='decoder', out_shape=tuple(dataset.example_shape)
+  )
+  discriminator = nets.build_module(config.discriminator, 'Discriminator', k, key='discriminator')
   tx = state_lib.make_optimizer(config.optimizer, config.total_steps)
   layer = config.feature_layer
   gamma = float(config.gamma)
 
   def init_fn():
     x, y, z = common.zeros_inputs(dataset.example_shape, config.latent_dim)
-    return common.init_state(config.seed, dict(
-        encoder=(encoder, (x, y)), decoder=(decoder, (z, y)),
-        discriminator=(discriminator, (x, y))), tx)
+    return common.init_state(
+      config.seed,
+      dict(
+        encoder=(encoder, (x, y)), decoder=(decoder, (z, y)), discriminator=(discriminator, (x, y))
+      ),
+      tx,
+    )
 
   def dis_apply(params, collections, x, y):
     """(logits [N], layer-l features [N, F], updated collections) in train mode."""
     out, mutated = discriminator.apply(
-        {'params': params, **collections}, x, y, train=True,
-        capture_intermediates=lambda mdl, _: mdl.name == layer,
-        mutable=['intermediates', *collections])
+      {'params': params, **collections},
+      x,
+      y,
+      train=True,
+      capture_intermediates=lambda mdl, _: mdl.name == layer,
+      mutable=['intermediates', *collections],
+    )
     found = mutated.pop('intermediates', {}).get(layer)
     if found is None:
-      raise ValueError(f'config.feature_layer={layer!r} is not a submodule of the '
-                       f'discriminator {type(discriminator).__name__}.')
+      raise ValueError(
+        f'config.feature_layer={layer!r} is not a submodule of the '
+        f'discriminator {type(discriminator).__name__}.'
+      )
     return out, found['__call__'][0].reshape(x.shape[0], -1), mutated
 
   def step(state, batch):
@@ -108,20 +121,22 @@ def build(config, mesh, dataset):
     z_p = jax.random.normal(p_key, (n, config.latent_dim))
 
     def forward(e_params, d_params, dis_params):
-      (mean, log_var), e_coll = common.apply_net(encoder, e_params, enc.collections, x, y,
-                                                 True)
+      (mean, log_var), e_coll = common.apply_net(encoder, e_params, enc.collections, x, y, True)
       z = lk.gaussian_sample(z_key, mean, log_var)
       both = jnp.concatenate([z, z_p])
       yy = None if y is None else jnp.concatenate([y, y])
       fakes, d_coll = common.apply_net(decoder, d_params, dec.collections, both, yy, True)
       x_rec, x_p = fakes[:n], fakes[n:]
-      logits, feats, dis_coll = dis_apply(dis_params, dis.collections,
-                                          jnp.concatenate([x, x_rec, x_p]),
-                                          None if y is None else jnp.concatenate([y, y, y]))
-      real_f, rec_f = feats[:n], feats[n:2 * n]
+      logits, feats, dis_coll = dis_apply(
+        dis_params,
+        dis.collections,
+        jnp.concatenate([x, x_rec, x_p]),
+        None if y is None else jnp.concatenate([y, y, y]),
+      )
+      real_f, rec_f = feats[:n], feats[n : 2 * n]
       llike = 0.5 * jnp.mean(jnp.sum(jnp.square(jax.lax.stop_gradient(real_f) - rec_f), -1))
       prior = jnp.mean(lk.gaussian_kl(mean, log_var))
-      real_l, rec_l, p_l = logits[:n], logits[n:2 * n], logits[2 * n:]
+      real_l, rec_l, p_l = logits[:n], logits[n : 2 * n], logits[2 * n :]
       d_loss = _bce(real_l, 1.0) + _bce(rec_l, 0.0) + _bce(p_l, 0.0)
       g_gan = _bce(rec_l, 1.0) + _bce(p_l, 1.0)
       colls = dict(encoder=e_coll, decoder=d_coll, discriminator=dis_coll)
@@ -143,8 +158,11 @@ def build(config, mesh, dataset):
       return terms['d_loss']
 
     e_grad, (terms, colls) = jax.grad(enc_loss, has_aux=True)(p['encoder'])
-    grads = dict(encoder=e_grad, decoder=jax.grad(dec_loss)(p['decoder']),
-                 discriminator=jax.grad(dis_loss)(p['discriminator']))
+    grads = dict(
+      encoder=e_grad,
+      decoder=jax.grad(dec_loss)(p['decoder']),
+      discriminator=jax.grad(dis_loss)(p['discriminator']),
+    )
     state = common.apply_gradients(state, grads, tx, colls)
     return state.replace(step=state.step + 1), terms
 
@@ -164,21 +182,29 @@ def build(config, mesh, dataset):
     del use_ema  # No EMA in this family.
     return decode(state, jax.random.normal(key, (n, config.latent_dim)), labels(start, n))
 
-  fixed_z = jax.random.normal(jax.random.PRNGKey(config.seed + 1),
-                              (config.num_grid_samples, config.latent_dim))
+  fixed_z = jax.random.normal(
+    jax.random.PRNGKey(config.seed + 1), (config.num_grid_samples, config.latent_dim)
+  )
   grid_x, grid_y = common.fixed_batch(dataset, 16)
 
   def grids(state):
     y = grid_y if k else None
-    return {'samples': common.image_grid(decode(state, fixed_z,
-                                                labels(0, config.num_grid_samples)),
-                                         rows=k or None),
-            'reconstructions': common.pairs_grid(grid_x, reconstruct(state, grid_x, y))}
+    return {
+      'samples': common.image_grid(
+        decode(state, fixed_z, labels(0, config.num_grid_samples)), rows=k or None
+      ),
+      'reconstructions': common.pairs_grid(grid_x, reconstruct(state, grid_x, y)),
+    }
 
-  return Experiment(config=config, mesh=mesh, dataset=dataset,
-                    init=common.jit_init(init_fn, mesh),
-                    steps={'main': common.jit_step(step, mesh)}, grids=grids, sample=sample,
-                    modules=dict(encoder=encoder, decoder=decoder,
-                                 discriminator=discriminator),
-                    functions=dict(decode=decode, reconstruct=reconstruct),
-                    protocol=dict(samples='decoder output of z ~ N(0, I)'))
+  return Experiment(
+    config=config,
+    mesh=mesh,
+    dataset=dataset,
+    init=common.jit_init(init_fn, mesh),
+    steps={'main': common.jit_step(step, mesh)},
+    grids=grids,
+    sample=sample,
+    modules=dict(encoder=encoder, decoder=decoder, discriminator=discriminator),
+    functions=dict(decode=decode, reconstruct=reconstruct),
+    protocol=dict(samples='decoder output of z ~ N(0, I)'),
+  )
