@@ -22,7 +22,7 @@ def get_config(arg=None):
   arg = configs.parse_arg(arg, dataset='mnist5k', arch='conv', runlocal=False)
   c = ae.ae_config()
   c.dataset = arg.dataset
-  c.train_split = 'train[:4000]' if arg.dataset in ('mnist5k', 'digits') else 'train'
+  c.train_split = configs.HOLDOUT_SPLITS.get(arg.dataset, ('train',))[0]
   c.image_size = 32
   c.batch_size = 64
   c.total_steps = 2_000

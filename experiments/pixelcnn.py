@@ -41,8 +41,8 @@ def get_config(arg=None):
     c.conditional, c.num_classes = True, 10
     c.num_grid_samples = 20
   if arg.dataset in ('mnist5k', 'digits'):
-    c.train_split = 'train[:4000]'
-    c.evals.likelihood.update(every=500, split='train[4500:]')
+    c.train_split, _, test = configs.HOLDOUT_SPLITS[arg.dataset]
+    c.evals.likelihood.update(every=500, split=test)
     c.evals.samples.update(every=0, num_samples=1000, kid_subsets=10)
   else:
     c.train_split = 'train'

@@ -45,8 +45,8 @@ def get_config(arg=None):
   else:
     raise ValueError(f"arch={arg.arch!r}: use 'conv' or 'mlp'.")
   if arg.dataset in ('mnist5k', 'digits'):
-    c.train_split = 'train[:4000]'
-    c.evals.likelihood.update(every=1000, split='train[4500:]')
+    c.train_split, _, test = configs.HOLDOUT_SPLITS[arg.dataset]
+    c.evals.likelihood.update(every=1000, split=test)
     c.evals.samples.update(every=1000, num_samples=2000, kid_subsets=10)
   else:  # TFDS: its own train and test splits.
     c.train_split = 'train'

@@ -24,7 +24,7 @@ def get_config(arg=None):
   c.batch_size = 64
   c.total_steps = 2_000
   if arg.dataset in ('mnist5k', 'digits'):
-    c.train_split = 'train[:4000]'
+    c.train_split = configs.HOLDOUT_SPLITS[arg.dataset][0]
     c.evals.samples.update(every=500, num_samples=2000, kid_subsets=10)
   else:
     c.train_split = 'train'

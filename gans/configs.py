@@ -117,6 +117,14 @@ def sample_eval(**overrides):
   return c
 
 
+# (train, validation, test) splits of the likelihood families and the family table on
+# the built-in image datasets: mnist5k 4,000 / 500 / 500, digits 80% / 10% / 10%.
+HOLDOUT_SPLITS = {
+  'mnist5k': ('train[:4000]', 'train[4000:4500]', 'train[4500:]'),
+  'digits': ('train[:80%]', 'train[80%:90%]', 'train[90%:]'),
+}
+
+
 def likelihood_eval(**overrides):
   """An evaluator of held-out log-likelihood (gans.eval.likelihood: nats, bits/dim).
 

@@ -59,6 +59,17 @@ _SPLIT_RE = re.compile(r'(?P<name>[\w-]+)(?:\[(?P<selector>[^\]]*)\])?')
 _BOUND_RE = re.compile(r'(?P<value>-?\d+(?:\.\d+)?)(?P<pct>%?)')
 
 
+def builtin_size(name):
+  """Number of examples of the built-in dataset `name` (its 'train' split)."""
+  if name in builtin.TOY_MIXTURES:
+    return builtin.toy_mixture(name)[0].shape[0]
+  if name == 'digits':
+    return len(builtin.digits()[1])
+  if name == 'mnist5k':
+    return len(builtin.mnist5k()[1])
+  raise ValueError(f'{name!r} is not a built-in dataset; built-in: {", ".join(BUILTIN)}.')
+
+
 def split_bounds(split, num_examples, dataset='the dataset'):
   """(start, stop) of a built-in dataset's split: examples [start, stop) of its order.
 
@@ -216,11 +227,15 @@ def _load_tfds(name, config, split):
   num_classes = features['label'].num_classes if 'label' in features else 0
   size = config.image_size
   channels = features[image_key].shape[-1]
+  # binarized_mnist stores pixels as 0/1: scale them to the 0/255 of every other dataset.
+  scale = 255 if name.split(':')[0] == 'binarized_mnist' else 1
 
   def get(indices):
     # Index one at a time: `__getitems__` is not available on every source.
     records = [source[int(i)] for i in indices]
-    raw = np.stack([image_lib.resize(np.asarray(r[image_key])[None], size)[0] for r in records])
+    raw = np.stack(
+      [image_lib.resize(np.asarray(r[image_key] * scale, np.uint8)[None], size)[0] for r in records]
+    )
     labels = np.array([r['label'] if num_classes else 0 for r in records], np.int32)
     return image_lib.to_model(raw), labels
 

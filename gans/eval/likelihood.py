@@ -37,6 +37,22 @@ def options(fragment=None, name='likelihood'):
   return ml_collections.ConfigDict(values)
 
 
+def _overlap(dataset, split_a, split_b):
+  """Whether two splits of a built-in dataset share examples (False for TFDS names).
+
+  Built-in slices index one fixed order (gans.data.builtin.split_order), so two splits
+  overlap exactly when their [start, stop) ranges do; 'train' is the whole range.
+  """
+  if dataset not in data.BUILTIN:
+    return False
+  n = data.builtin_size(dataset)
+  (a0, a1), (b0, b1) = (
+    data.split_bounds(split_a, n, dataset),
+    data.split_bounds(split_b, n, dataset),
+  )
+  return a0 < b1 and b0 < a1
+
+
 class LikelihoodEvaluator:
   """Averages the family's per-example -log p(x) over a held-out split."""
 
@@ -50,10 +66,11 @@ class LikelihoodEvaluator:
         f'config.evals.{name}: family {config.get("family", "gan")!r} '
         f'has no likelihood; remove the evaluator or use type samples.'
       )
-    if self.opts.split == config.get('train_split', 'train'):
+    train_split = config.get('train_split', 'train')
+    if self.opts.split == train_split or _overlap(config.dataset, train_split, self.opts.split):
       raise ValueError(
-        f'config.evals.{name}.split={self.opts.split!r} is the training '
-        f'split; a held-out log-likelihood needs another one.'
+        f'config.evals.{name}.split={self.opts.split!r} overlaps the training split '
+        f'{train_split!r}; a held-out log-likelihood needs examples not trained on.'
       )
     self.heldout = data.load(config, split=self.opts.split)
     n = self.heldout.num_examples
@@ -64,16 +81,23 @@ class LikelihoodEvaluator:
     """Returns {name: mean nats, name_bits_per_dim: ...} plus 'protocol'."""
     del num_samples
     start = time.time()
-    batch_size = int(self.opts.batch_size or exp.config.batch_size)
+    # A multiple of the devices (each gets an equal shard); each process reads its slice.
+    shards = exp.mesh.devices.size
+    batch_size = -(-int(self.opts.batch_size or exp.config.batch_size) // shards) * shards
+    local = batch_size // jax.process_count()
+    mine = slice(jax.process_index() * local, (jax.process_index() + 1) * local)
     key = jax.random.PRNGKey(self.opts.seed)
+    use_ema = bool(self.opts.use_ema)
     sums = {}
     for b, i in enumerate(range(0, self.num, batch_size)):
       idx = np.arange(i, min(i + batch_size, self.num))
       n = len(idx)
       # Pad with the last example: one batch shape, one compilation.
-      x, y = self.heldout.get(np.concatenate([idx, np.repeat(idx[-1:], batch_size - n)]))
+      padded = np.concatenate([idx, np.repeat(idx[-1:], batch_size - n)])
+      x, y = self.heldout.get(padded[mine])
       batch = parallel.to_global({'x': x, 'y': y}, exp.mesh, 0)
-      out = jax.device_get(exp.likelihood(state, batch, jax.random.fold_in(key, b)))
+      out = exp.likelihood(state, batch, jax.random.fold_in(key, b), use_ema)
+      out = jax.device_get(out)
       for k, v in out.items():
         sums[k] = sums.get(k, 0.0) + float(np.sum(np.asarray(v, np.float64)[:n]))
     dims = int(np.prod(self.heldout.example_shape))
@@ -87,10 +111,10 @@ class LikelihoodEvaluator:
       num_examples=self.num,
       dims=dims,
       seed=int(self.opts.seed),
-      ema=bool(self.opts.use_ema and state.ema),
       step=int(state.step),
       units='nats per example; bits per dimension',
       seconds=round(time.time() - start, 2),
     )
     protocol.update(exp.protocol)
+    protocol['ema'] = bool(use_ema and state.ema)
     return dict(values, protocol=protocol)

@@ -40,7 +40,7 @@ from gans.train import experiment as experiment_lib
 from gans.train import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN, VALID, TEST = 'train[:4000]', 'train[4000:4500]', 'train[4500:]'
+TRAIN, VALID, TEST = configs.HOLDOUT_SPLITS['mnist5k']
 # (name, experiment file, paper, overrides of the default config)
 RUNS = (
   ('gan', 'gan.py', 'Goodfellow et al. 2014', dict(image_size=32)),
@@ -50,15 +50,17 @@ RUNS = (
   ('pixelcnn', 'pixelcnn.py', 'van den Oord et al. 2016', {}),
 )
 # Published numbers with comparable protocols, and how ours differ.
+# None is measured under the same protocol as ours (32x32 bilinear-upsampled mnist5k,
+# D = 1024, 4,000 training digits); each entry says what differs.
 PUBLISHED = {
-  'gan': 'Parzen 225 +- 2 nats (MNIST 28x28, [0, 1] pixels, 10k samples; Goodfellow '
-  'et al. 2014 Table 1)',
-  'wgan_gp': 'no likelihood reported',
-  'vae': 'NLL 86.76 nats, one stochastic layer, K = 5000 (binarized MNIST 28x28; Burda '
-  'et al. 2016 Table 1)',
-  'vae_gan': 'no likelihood reported (CelebA)',
-  'pixelcnn': 'NLL about 81 nats (binarized MNIST 28x28; van den Oord et al. 2016, '
-  'PixelRNN paper); CIFAR-10 3.03 bits/dim (gated PixelCNN)',
+  'gan': 'Parzen 225 +- 2 ([0, 1] column; MNIST 28x28, D = 784, 60k training digits; '
+  'Goodfellow et al. 2014 Table 1)',
+  'wgan_gp': 'none (no likelihood or Parzen reported)',
+  'vae': 'NLL 86.76 nats (binarized MNIST 28x28, D = 784, dynamic binarization, MLP, '
+  'K = 5000; Burda et al. 2016 Table 1); ours: static binarization at 127.5, D = 1024',
+  'vae_gan': 'none (CelebA; no likelihood reported)',
+  'pixelcnn': 'NLL about 81 nats on binarized MNIST 28x28 (PixelRNN paper), not '
+  'comparable with our 256-level nats; 256-level: CIFAR-10 3.03 bits/dim (gated PixelCNN)',
 }
 
 
@@ -109,6 +111,9 @@ def measure(name, config, exp, state, num_samples, num_parzen):
     )
     out = ev(exp, state)
     row['nll'] = {k: v for k, v in out.items() if k != 'protocol'}
+    row['likelihood'] = out['protocol'].get('decoder_likelihood') or out['protocol'].get(
+      'likelihood', ''
+    )
   fake = experiment_lib.generate(exp, state, num_parzen, seed=1, batch_size=100)
   fake = fake.reshape(len(fake), -1)
   valid = flat(data.load(config, split=VALID))
@@ -153,12 +158,13 @@ def markdown(rows, labels):
   for r in rows:
     nll = 'n/a'
     if 'nll' in r:
+      nll_unit = r.get('likelihood', '')
       parts = [
         f'{k} {v:.1f} / {r["nll"][k + "_bits_per_dim"]:.3f}'
         for k, v in r['nll'].items()
         if not k.endswith('_bits_per_dim')
       ]
-      nll = '; '.join(parts)
+      nll = '; '.join(parts) + (f' ({nll_unit})' if nll_unit else '')
     p = r['parzen']
     parzen_cell = (
       f'{p["mean"]:.0f} / {p["mean_01"]:.0f} +- {p["standard_error"]:.0f} (sigma {p["sigma"]:.2f})'

@@ -35,8 +35,8 @@ class Experiment:
   sample:         (state, key, start, n, use_ema) -> n samples in model space [n, ...]
                   (sample i of a conditional family has class (start + i) mod K), or
                   None when the family does not sample.
-  likelihood:     (state, batch, key) -> {name: [B] nats per example} (exact values or
-                  bounds of -log p(x)) on a batch of model inputs, or None.
+  likelihood:     (state, batch, key, use_ema) -> {name: [B] nats per example} (exact
+                  values or bounds of -log p(x)) on a batch of model inputs, or None.
   health:         (step, logged means, state) -> [(name, warning)] at log time, or None.
   modules:        {name: linen module} of the networks in state.models.
   functions:      further jitted functions of the family, by name (e.g. 'encode',

@@ -5,9 +5,11 @@ import os
 
 import jax
 import numpy as np
+import pytest
 
 from gans import configs
 from gans import data
+from gans.eval import likelihood as likelihood_eval
 from gans.train import experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,3 +45,14 @@ def test_discretized_gaussian_decoder_reports_bits_per_dim_scale():
   # An untrained discretized Gaussian with unit scale on [-1, 1]: a few bits per pixel,
   # between the 0 of a perfect model and the 8 of a uniform one... plus its KL.
   assert np.all(bpd > 0) and np.all(bpd < 12)
+
+
+def test_likelihood_evaluator_refuses_a_split_that_overlaps_the_training_data():
+  config = configs.load_config_file(os.path.join(ROOT, 'experiments', 'vae.py:runlocal'))
+  exp = experiment.build(config)
+  config.train_split = 'train[:4600]'  # Reaches into train[4500:].
+  with pytest.raises(ValueError, match='overlaps the training split'):
+    likelihood_eval.LikelihoodEvaluator(config, None, dict(split='train[4500:]'), exp=exp)
+  config.train_split = 'train[:4500]'
+  ev = likelihood_eval.LikelihoodEvaluator(config, None, dict(split='train[4500:]'), exp=exp)
+  assert ev.num == 500

@@ -2,8 +2,9 @@
 
 Models 'encoder' and 'decoder', each with its own optimizer from `config.optimizer`,
 trained on the mean squared error between the image and its reconstruction (per
-pixel, in model space [-1, 1]). `config.input_dropout` drops input pixels during
-training (a de-noising autoencoder; Vincent et al. 2008). The code is whatever the
+pixel, in model space [-1, 1]). `config.input_dropout` sets that fraction of input
+pixels to black (-1) during training (masking noise of the de-noising autoencoder,
+Vincent et al. 2008). The code is whatever the
 encoder's `kind` makes it: 'deterministic' (linear), 'relu', or 'binary' (0/1 with a
 straight-through gradient): the DCGAN paper's 3072-128-3072 ReLU autoencoder used to
 find near-duplicates by its thresholded code (Radford et al. 2015, Sec. 4.1.1) is
@@ -31,7 +32,7 @@ def ae_config():
   c.encoder = configs.net('autoencoder', arch='conv', width=32, kind='deterministic')
   c.decoder = configs.net('autoencoder', arch='conv', width=32, output='image')
   c.optimizer = configs.optimizer('adam', lr=1e-3, b1=0.9, b2=0.999)
-  c.input_dropout = 0.0  # Fraction of input pixels zeroed in training (denoising).
+  c.input_dropout = 0.0  # Fraction of input pixels set to black in training (denoising).
   c.evals = ml_collections.ConfigDict()  # No sampler: nothing sample-based to evaluate.
   return c
 
@@ -74,7 +75,7 @@ def build(config, mesh, dataset):
     noise_key, e_drop, d_drop = jax.random.split(key, 3)
     x_in = x
     if drop > 0:
-      x_in = jnp.where(jax.random.bernoulli(noise_key, 1.0 - drop, x.shape), x, 0.0)
+      x_in = jnp.where(jax.random.bernoulli(noise_key, 1.0 - drop, x.shape), x, -1.0)
     enc, dec = state.models['encoder'], state.models['decoder']
 
     def loss_fn(params):

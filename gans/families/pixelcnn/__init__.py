@@ -104,10 +104,11 @@ def build(config, mesh, dataset):
 
   held_out_nll = jax.jit(nll)
 
-  def likelihood(state, batch, key):
+  def likelihood(state, batch, key, use_ema=True):
     del key  # Exact: nothing is sampled.
     y = batch['y'] if k else None
-    return {'nll': held_out_nll(variables(state), common.to_levels(batch['x'], levels), y)}
+    x = common.to_levels(batch['x'], levels)
+    return {'nll': held_out_nll(variables(state, use_ema), x, y)}
 
   grid_key = jax.random.PRNGKey(config.seed + 1)
 
@@ -125,5 +126,5 @@ def build(config, mesh, dataset):
     sample=sample,
     likelihood=likelihood,
     modules=dict(pixelcnn=model),
-    protocol=dict(likelihood='exact, 256-way categorical per sub-pixel', ema=ema_decay > 0),
+    protocol=dict(likelihood='exact, 256-way categorical per sub-pixel', ema_decay=ema_decay),
   )

@@ -11,7 +11,8 @@ The decoder's `output` picks the likelihood:
   (gans.objectives.likelihood), comparable in bits/dim with PixelCNN.
 `exp.likelihood` gives, per held-out example, the negative ELBO (averaged over K
 samples) and the importance-weighted bound with K = `config.iwae_samples` (Burda et
-al. 2016, Eq. 8): -log p(x) <= nll_iwaeK <= neg_elbo. Samples decode z ~ N(0, I) to
+al. 2016, Eq. 8): for the same K samples nll_iwaeK <= neg_elbo, and in expectation
+-log p(x) <= E[nll_iwaeK], tightening with K. Samples decode z ~ N(0, I) to
 the decoder's mean (Bernoulli probabilities, or the Gaussian mean) in [-1, 1].
 """
 
@@ -187,7 +188,8 @@ def build(config, mesh, dataset):
       - lk.gaussian_log_density(z, mean, log_var)
     )
 
-  def held_out_likelihood(state, batch, key):
+  def held_out_likelihood(state, batch, key, use_ema=True):
+    del use_ema  # No EMA in this family.
     y = batch['y'] if k else None
     chunks = -(-int(config.iwae_samples) // int(config.iwae_chunk))
     w = jnp.concatenate(

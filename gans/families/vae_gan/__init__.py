@@ -44,7 +44,10 @@ def vae_gan_config():
   c.encoder = configs.net('autoencoder', arch='conv', width=32, kind='gaussian')
   c.decoder = configs.net('autoencoder', arch='conv', width=32, output='image')
   c.discriminator = configs.net('dcgan', width=32, norm='batch')
-  c.feature_layer = 'down2'  # Dis_l: the discriminator submodule whose output is compared.
+  # Dis_l: the discriminator submodule whose output is compared; the DCGAN
+  # discriminator's third layer after its batch norm (scale-free: the raw convolution
+  # output before batch norm could grow without changing D, and L_llike with it).
+  c.feature_layer = 'down2_norm'
   c.optimizer = configs.optimizer('rmsprop', lr=3e-4)
   c.gamma = 1e-2  # Weight of L_llike against the GAN loss in the decoder.
   c.evals = ml_collections.ConfigDict({'samples': configs.sample_eval()})
@@ -62,6 +65,11 @@ def validate(config):
     )
   if config.gamma < 0:
     raise ValueError(f'config.gamma must be >= 0, got {config.gamma!r}.')
+  if config.conditional:
+    raise ValueError(
+      'config.conditional: the vae_gan family has no conditional '
+      'discriminator yet; train it unconditionally.'
+    )
 
 
 def _bce(logits, target):
