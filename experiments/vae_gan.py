@@ -5,7 +5,9 @@ in the discriminator's features (layer `feature_layer`) instead of pixels.
 
 Default (offline, 2-core CPU): mnist5k at 32x32 (train[:4000]), DCGAN-style conv
 encoder, decoder and discriminator at width 32 (the paper's CelebA nets are 64x64 and
-wider), latent 32, RMSProp 3e-4 (the paper's optimizer), gamma 1e-2, batch 64, 2,000 steps.
+wider), latent 32, RMSProp 3e-4 (the paper's optimizer), gamma 1, feature variance =
+number of features (the paper's 1 collapses the prior samples here; see
+gans/families/vae_gan), batch 64, 2,000 steps.
   python launch.py --config experiments/vae_gan.py --workdir runs/vae_gan
 Measured: see README ("Generative-model families").
 Paper setting: CelebA 64x64, `:dataset=celeb_a,image_size=64` (TFDS; latent 128).

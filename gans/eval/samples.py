@@ -137,7 +137,7 @@ def compute_metrics(names, net, real, fake, opts, dataset_extra=None):
     elif name == 'mode_count':
       counts = np.bincount(np.argmax(logits, axis=1), minlength=logits.shape[1])
       values[net.key('modes')] = float(np.count_nonzero(counts))
-      values[net.key('modes_kl')] = mode_kl(counts)
+      values[net.key('modes_kl')] = metrics_lib.kl_to_uniform(counts)
       protocol['mode_count_classes'] = int(logits.shape[1])
     elif name == 'mode_coverage':
       extra = dataset_extra or {}
@@ -149,15 +149,6 @@ def compute_metrics(names, net, real, fake, opts, dataset_extra=None):
       )
       protocol['mode_coverage'] = dict(num_modes=len(extra['means']), threshold_sigmas=3.0)
   return {k: float(v) for k, v in values.items()}, protocol
-
-
-def mode_kl(counts):
-  """KL(counts / sum || uniform over len(counts)) = sum p log(K p), 0 log 0 = 0."""
-  counts = np.asarray(counts, np.float64)
-  if counts.sum() == 0:
-    return float('inf')
-  p = counts[counts > 0] / counts.sum()
-  return float(np.sum(p * np.log(len(counts) * p)))
 
 
 class SampleEvaluator:

@@ -96,8 +96,10 @@ def test_one_device_and_eight_devices_agree(family):
   eight = _run_steps(config, parallel.make_mesh(jax.devices()), batches)
   initial = _run_steps(config, parallel.make_mesh(jax.devices()[:1]), [])
   # The two runs agree up to float32 reduction-order noise: per array, their difference
-  # is below 1e-3 of how far the parameters moved (the check is scale-free: PixelCNN's
-  # summed NLL has gradients 1e4 times the autoencoder's mean squared error's).
+  # is below 1% of how far the parameters moved (the check is scale-free: PixelCNN's
+  # summed NLL has gradients 1e4 times the autoencoder's mean squared error's). The
+  # adversarial VAE-GAN amplifies the noise most (0.2% measured); a batch split wrongly
+  # over devices changes the gradients themselves (differences of order 100%).
   for name in one.models:
     a, b, start = one.models[name], eight.models[name], initial.models[name]
     pairs = zip(_leaves(a.params), _leaves(b.params), _leaves(start.params))
@@ -105,7 +107,7 @@ def test_one_device_and_eight_devices_agree(family):
     for x, y, x0 in pairs:
       step = np.abs(x - x0).max()
       moved = max(moved, step)
-      assert np.abs(x - y).max() <= 1e-3 * step + 1e-7, name
+      assert np.abs(x - y).max() <= 1e-2 * step + 1e-7, name
     assert moved > 0, f'{name} did not change: the agreement would be trivial'
     for x, y in zip(_leaves(a.collections), _leaves(b.collections)):
       np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5, err_msg=name)
