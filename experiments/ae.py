@@ -4,7 +4,9 @@ Default (offline, 2-core CPU): mnist5k at 32x32 (train[:4000]), DCGAN-style conv
 encoder/decoder at width 32, a linear code of 32, Adam 1e-3, batch 64, 2,000 steps.
   python launch.py --config experiments/ae.py --workdir runs/ae
 writes reconstruction grids (originals above their reconstructions) and the training
-mse to metrics.jsonl.
+mse to metrics.jsonl. Measured (2-core CPU shared with other jobs, 2026-11-30): 2.7 min
+wall, training mse 0.0125 per pixel (in [-1, 1] units) at step 2,000; the grid is
+docs/ae_mnist5k_reconstructions_step2000.png.
 
   :arch=dcgan_hash    the DCGAN paper's 3072-128-3072 autoencoder (Radford et al. 2015,
                       Sec. 4.1.1: "a 3072-128-3072 de-noising dropout regularized RELU
