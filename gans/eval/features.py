@@ -19,6 +19,7 @@ from gans import parallel
 from gans.metrics import classifier as classifier_lib
 from gans.metrics import inception
 from gans.metrics import stacked_mnist
+from gans.metrics import stats as stats_lib
 
 
 def cache_dir(opts=None):
@@ -68,32 +69,19 @@ class FeatureNetwork:
       variables = jax.device_put(self.variables, NamedSharding(mesh, P()))
       self._compiled = (variables, jax.jit(self.apply))
     variables, fn = self._compiled
-    sharding = NamedSharding(mesh, P('data'))
-    shards = mesh.shape['data']
     outputs = collections.defaultdict(list)
 
-    def collect(pending):
-      result, n = pending
-      for name, value in jax.device_get(result).items():
-        outputs[name].append(np.asarray(value, np.float32)[:n])
+    def checked(batches):
+      for batch in batches:
+        x = np.asarray(batch)
+        if x.dtype != np.uint8:
+          raise TypeError(f'Feature networks take uint8 images; got {x.dtype}.')
+        self.check_input(x.shape[1:])
+        yield x
 
-    pending = None
-    for batch in batches:
-      x = np.asarray(batch)
-      if x.dtype != np.uint8:
-        raise TypeError(f'Feature networks take uint8 images; got {x.dtype}.')
-      self.check_input(x.shape[1:])
-      n = len(x)
-      if n == 0:
-        continue
-      if -n % shards:  # Pad to a multiple of the devices; padded rows are dropped.
-        x = np.concatenate([x, np.repeat(x[-1:], -n % shards, axis=0)])
-      result = fn(variables, jax.device_put(x, sharding))
-      if pending is not None:  # Collect batch i-1 while batch i runs.
-        collect(pending)
-      pending = (result, n)
-    if pending is not None:
-      collect(pending)
+    for result, n in stats_lib.sharded_outputs(fn, checked(batches), mesh, variables):
+      for name, value in result.items():
+        outputs[name].append(np.asarray(value, np.float32)[:n])
     return {k: np.concatenate(v) for k, v in outputs.items()}
 
 

@@ -125,6 +125,35 @@ def data_mesh() -> jax.sharding.Mesh:
   return parallel.make_mesh()
 
 
+def sharded_outputs(fn, batches, mesh, *args):
+  """Yields (host outputs, n) of the jitted `fn(*args, x)` for each host batch x.
+
+  The one sharded feature loop of the project: each batch [n, ...] is padded to a
+  multiple of the mesh's 'data' axis by repeating its last row, placed with
+  NamedSharding(mesh, P('data')), and run; the outputs (a dict of arrays [n + pad, ...])
+  are fetched for batch i - 1 while batch i runs, and yielded with n (the caller drops
+  the padded rows). Empty batches are skipped. `args` (e.g. network variables, already
+  on the devices) come before the batch. Single-process only.
+  """
+  sharding = NamedSharding(mesh, P('data'))
+  num_shards = mesh.shape['data']
+  pending = None
+  for batch in batches:
+    x = np.asarray(batch)
+    n = x.shape[0]
+    if n == 0:
+      continue
+    pad = -n % num_shards
+    if pad:
+      x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
+    outputs = fn(*args, jax.device_put(x, sharding))  # dispatched asynchronously
+    if pending is not None:  # the host takes batch i-1 while batch i runs
+      yield jax.device_get(pending[0]), pending[1]
+    pending = (outputs, n)
+  if pending is not None:
+    yield jax.device_get(pending[0]), pending[1]
+
+
 def accumulate_features(
   feature_fn: Callable[[jax.Array], Mapping[str, jax.Array]],
   batches: Iterable,
@@ -151,32 +180,12 @@ def accumulate_features(
     the number of devices beyond float32 rounding inside ``feature_fn``.
   """
   mesh = data_mesh() if mesh is None else mesh
-  sharding = NamedSharding(mesh, P('data'))
-  num_shards = mesh.shape['data']
-  fn = jax.jit(feature_fn)
   stats: dict[str, FeatureStats] = {}
-
-  def add(outputs, n):
-    for name, value in jax.device_get(outputs).items():
+  for outputs, n in sharded_outputs(jax.jit(feature_fn), batches, mesh):
+    for name, value in outputs.items():
       if name not in stats:
         stats[name] = FeatureStats(keep_samples=name in keep)
       stats[name].update(np.asarray(value)[:n])
-
-  pending = None
-  for batch in batches:
-    x = np.asarray(batch)
-    n = x.shape[0]
-    if n == 0:
-      continue
-    pad = -n % num_shards
-    if pad:
-      x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)])
-    outputs = fn(jax.device_put(x, sharding))  # dispatched asynchronously
-    if pending is not None:  # the host accumulates batch i-1 while batch i runs
-      add(*pending)
-    pending = (outputs, n)
-  if pending is not None:
-    add(*pending)
   missing = set(keep) - set(stats)
   if stats and missing:
     raise KeyError(f'keep names {sorted(missing)} are not outputs of feature_fn ({sorted(stats)})')
