@@ -8,7 +8,9 @@ Default (offline, 2-core CPU): mnist5k at 32x32, trained on train[:4000], evalua
 the 500 held-out digits train[4500:]; DCGAN-style conv encoder/decoder at width 32,
 latent 32, Bernoulli decoder on pixels binarized at 127.5, Adam 1e-3, batch 64.
   python launch.py --config experiments/vae.py --workdir runs/vae
-Measured: see README ("Generative-model families") for the held-out numbers.
+Measured (python -m gans.tools.family_table, 2026-11-30, 2-core CPU): 2.9 min; on the
+500 held-out digits neg_elbo 111.3 nats, nll_iwae100 96.8 nats (0.136 bits/dim, binarized
+pixels); fid_classifier 65.1, is_classifier 6.13 (README, "Generative-model families").
 
   :decoder=gaussian   the discretized Gaussian over 256 levels (bits/dim comparable
                       with PixelCNN's)

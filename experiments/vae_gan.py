@@ -9,7 +9,9 @@ wider), latent 32, RMSProp 3e-4 (the paper's optimizer), gamma 1, feature varian
 number of features (the paper's 1 collapses the prior samples here; see
 gans/families/vae_gan), batch 64, 2,000 steps.
   python launch.py --config experiments/vae_gan.py --workdir runs/vae_gan
-Measured: see README ("Generative-model families").
+Measured (python -m gans.tools.family_table, 2026-11-30, 2-core CPU shared with other
+jobs): 8.4 min; fid_classifier 88.2, is_classifier 5.93, Parzen 243 +- 11 nats ([0, 1]
+pixels) (README, "Generative-model families").
 Paper setting: CelebA 64x64, `:dataset=celeb_a,image_size=64` (TFDS; latent 128).
 Arguments: dataset, image_size, runlocal.
 """
