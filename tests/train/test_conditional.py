@@ -71,6 +71,7 @@ def cache_dir(tmp_path_factory):
   return str(tmp_path_factory.getbasetemp() / 'gans-cache')
 
 
+@pytest.mark.slow  # 500 training steps (about 90 s on 2 cores).
 def test_conditional_mnist5k_model_draws_the_digit_of_its_row(tmp_path, cache_dir, monkeypatch):
   """experiments/acgan.py on mnist5k, shortened to 500 steps (batch 96 instead of 100,
   to split over the 8 test devices): the offline classifier reads the asked-for digit

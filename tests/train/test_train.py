@@ -130,7 +130,7 @@ def _final_params(workdir, spec='wgan_gp.py'):
 
 
 # The loop and checkpoints are family-agnostic: the GAN and one likelihood family.
-@pytest.mark.parametrize('spec', ['wgan_gp.py', 'vae.py'])
+@pytest.mark.parametrize('spec', ['wgan_gp.py', pytest.param('vae.py', marks=pytest.mark.slow)])
 def test_sigkill_and_resume_equals_uninterrupted_run(spec, tmp_path):
   straight = _launch(tmp_path / 'straight', spec=spec)
   killed = _launch(tmp_path / 'killed', spec=spec)
