@@ -151,8 +151,19 @@ class Classifier:
     return {'features': features, 'logits': logits}
 
   def features(self, images, batch_size: int = 500):
-    """(features [N, D], logits [N, K]) as NumPy float32 for uint8 or [-1, 1] images."""
+    """(features [N, D], logits [N, K]) as NumPy float32 for uint8 or [-1, 1] images.
+
+    Raises ValueError for images of another shape, or float images outside [-1, 1]
+    (e.g. [0, 255] values, which would all read as white).
+    """
     images = np.asarray(images)
+    if images.dtype.kind == 'f' and images.size:
+      low, high = float(np.min(images)), float(np.max(images))
+      if not (-1.01 <= low and high <= 1.01):
+        raise ValueError(
+          f'Float images for the classifier must be in [-1, 1]; got values {low:.4g}..'
+          f'{high:.4g} (pass uint8 images for 0..255 values).'
+        )
     if images.ndim == 3:
       images = images[..., None]
     if tuple(images.shape[1:]) != self.image_shape:
@@ -334,7 +345,12 @@ def save(classifier: Classifier, path: str) -> str:
 
 
 def load(path: str) -> Classifier:
-  """Reads a classifier written by ``save``. Raises FileNotFoundError / ValueError."""
+  """Reads a classifier written by ``save``.
+
+  Raises FileNotFoundError (saying how to make one), or ValueError naming the file for
+  another format or a parameter with NaN/inf values (naming the parameter, e.g.
+  'params/conv0/kernel').
+  """
   path = os.path.expanduser(os.fspath(path))
   if not os.path.isfile(path):
     raise FileNotFoundError(
@@ -352,6 +368,14 @@ def load(path: str) -> Classifier:
     meta = json.loads(content['meta'])
   except Exception as e:  # pylint: disable=broad-except
     raise ValueError(f'{path} is not a gans feature classifier file ({FORMAT}): {e}') from e
+  for keypath, leaf in jax.tree_util.tree_flatten_with_path(content['params'])[0]:
+    leaf = np.asarray(leaf)
+    bad = int(np.count_nonzero(~np.isfinite(leaf))) if leaf.dtype.kind in 'fc' else 0
+    if bad:
+      name = '/'.join(['params'] + [str(getattr(k, 'key', k)) for k in keypath])
+      raise ValueError(
+        f'{path}: {bad} of the {leaf.size} values of {name!r} are non-finite (NaN/inf)'
+      )
   return Classifier(
     content['params'], meta, os.path.abspath(path), hashlib.sha256(payload).hexdigest()
   )
@@ -376,7 +400,15 @@ def get_or_train(r=None, cache_dir: str | None = None) -> Classifier:
   path = cache_path(r, cache_dir)
   if os.path.exists(path):
     return load(path)
-  logging.info('No cached feature classifier at %s; training it (recipe %s).', path, recipe_key(r))
+  logging.info(
+    'No cached feature classifier at %s: training it now, once (recipe %s, %s at %dx%d; '
+    'about 15 s on 2 CPU cores).',
+    path,
+    recipe_key(r),
+    r.dataset,
+    r.image_size,
+    r.image_size,
+  )
   clf = train(r)
   save(clf, path)
   return clf

@@ -520,7 +520,7 @@ def variables_from_state_dict(state_dict: Mapping[str, np.ndarray], source: str 
   ``fc.weight`` -> ``params/fc/kernel`` transposed, ``fc.bias``) and checks every
   shape; values are cast to float32. ``num_batches_tracked`` entries are ignored.
   Raises :class:`InceptionWeightsError` naming ``source`` and the offending key for
-  a missing, unexpected or misshaped entry.
+  a missing, unexpected, misshaped or non-finite (NaN/inf) entry.
   """
   entries = _flax_entries()
   given = {k for k in state_dict if not k.endswith('.num_batches_tracked')}
@@ -545,10 +545,16 @@ def variables_from_state_dict(state_dict: Mapping[str, np.ndarray], source: str 
       raise InceptionWeightsError(
         f'{source}: {key!r} has dtype {value.dtype}, expected floating point'
       )
+    value = value.astype(np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(value)))
+    if bad:
+      raise InceptionWeightsError(
+        f'{source}: {bad} of the {value.size} values of {key!r} are non-finite (NaN/inf)'
+      )
     node = variables.setdefault(collection, {})
     for name in path[:-1]:
       node = node.setdefault(name, {})
-    node[path[-1]] = np.ascontiguousarray(_to_flax(value.astype(np.float32), layout))
+    node[path[-1]] = np.ascontiguousarray(_to_flax(value, layout))
   return variables
 
 
@@ -571,8 +577,9 @@ def resolve_weights_path(weights_path: str | os.PathLike | None = None) -> str:
   """
   how = (
     f"Download {FID_WEIGHTS_URL} (pytorch-fid's FID Inception weights, 91 MB) "
-    f'on a machine with internet access, then pass its path as weights_path= '
-    f'or set {WEIGHTS_ENV_VAR}=/path/to/{FID_WEIGHTS_FILENAME}.'
+    'on a machine with internet access, then give its path: --weights FILE to '
+    'python -m gans.tools.metrics_cli, config.evals.<name>.inception_weights in a run '
+    f'config, or {WEIGHTS_ENV_VAR}=/path/to/{FID_WEIGHTS_FILENAME} for both.'
   )
   if weights_path is None:
     weights_path = os.environ.get(WEIGHTS_ENV_VAR) or None

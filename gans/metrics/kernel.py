@@ -32,6 +32,7 @@ def kernel_inception_distance(
       sum_{i!=j} k(x_i, x_j) / (m(m-1)) + sum_{i!=j} k(y_i, y_j) / (m(m-1))
       - 2 sum_{i,j} k(x_i, y_j) / m^2.
   Returns (mean, std) over subsets (std with ddof=0); slightly negative values are valid.
+  Raises ValueError on a NaN/inf row of a or b.
   """
   a, b = _as_features(a, 'a'), _as_features(b, 'b')
   _check_same_dim(a, b, 'kernel_inception_distance')
@@ -64,6 +65,7 @@ def kernel_mmd(a, b, sigma: float | None = None, *, chunk_size: int | None = Non
   Estimator: the biased (V-statistic) MMD^2 = mean k(a, a) + mean k(b, b)
   - 2 mean k(a, b), every mean over all pairs including i = j; returns
   sqrt(max(MMD^2, 0)). Computed in row chunks, never holding an N x M matrix.
+  Raises ValueError on a NaN/inf row of a or b.
   """
   a, b = _as_features(a, 'a'), _as_features(b, 'b')
   _check_same_dim(a, b, 'kernel_mmd')

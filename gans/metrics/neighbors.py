@@ -13,13 +13,17 @@ from typing import Iterator
 
 import numpy as np
 
+from gans.metrics.checks import check_finite_rows
+
 _CHUNK_ELEMENTS = 1 << 24
 
 
 def _as_features(x, name: str) -> np.ndarray:
+  """x as float64 [N, D]; ValueError for another rank or a non-finite row (naming it)."""
   x = np.asarray(x, np.float64)
   if x.ndim != 2:
     raise ValueError(f'{name} must be a feature array [N, D]; got shape {x.shape}')
+  check_finite_rows(x, repr(name))
   return x
 
 
@@ -73,7 +77,8 @@ def precision_recall(real, fake, k: int = 3, *, chunk_size: int | None = None) -
   set (self excluded). precision = fraction of fake [M, D] inside some real ball;
   recall = fraction of real [N, D] inside some fake ball. Membership is ``<=`` as in
   the authors' code (prdc uses ``<``; they differ only on exact ties).
-  Returns dict(precision=..., recall=...).
+  Returns dict(precision=..., recall=...). Raises ValueError on a NaN/inf row (naming
+  the set and counting the rows): such a row is never inside a ball and changes both.
   """
   real, fake = _as_features(real, 'real'), _as_features(fake, 'fake')
   _check_same_dim(real, fake, 'precision_recall')
@@ -93,7 +98,7 @@ def density_coverage(real, fake, k: int = 5, *, chunk_size: int | None = None) -
   Balls B(X_i, NND_k(X_i)) around real samples only, NND_k = distance to the k-th
   nearest other real sample; membership is strict ``<``. With real [N, D], fake [M, D]:
   density = (1 / kM) sum_j sum_i 1[Y_j in B_i]; coverage = (1/N) sum_i 1[some Y_j in B_i].
-  Returns dict(density=..., coverage=...).
+  Returns dict(density=..., coverage=...). Raises ValueError on a NaN/inf row.
   """
   real, fake = _as_features(real, 'real'), _as_features(fake, 'fake')
   _check_same_dim(real, fake, 'density_coverage')
@@ -114,6 +119,7 @@ def nearest_neighbor_accuracy(real, fake, *, chunk_size: int | None = None) -> d
   classified with the label of its nearest other sample (on an exact tie the earliest
   index wins, i.e. a real sample). Returns dict(accuracy, real_accuracy,
   fake_accuracy); about 0.5 means the sets are indistinguishable, 1.0 fully separable.
+  Raises ValueError on a NaN/inf row (one NaN row once turned accuracy 0.0 into 0.495).
   """
   real, fake = _as_features(real, 'real'), _as_features(fake, 'fake')
   _check_same_dim(real, fake, 'nearest_neighbor_accuracy')

@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gans.metrics.checks import check_finite_rows
+
 try:
   _enable_x64 = jax.enable_x64  # A context manager in recent JAX (0.10 here).
 except AttributeError:  # Older JAX.
@@ -50,8 +52,7 @@ def _as_matrix(x, name):
     )
   if x.shape[0] == 0 or x.shape[1] == 0:
     raise ValueError(f'{name} must be non-empty; got shape {x.shape}')
-  if not np.all(np.isfinite(x)):
-    raise ValueError(f'{name} contains non-finite values (shape {x.shape})')
+  check_finite_rows(x, name, 'rows')
   return x
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp, rel_entr
 
+from gans.metrics.checks import check_finite_rows
+
 
 def _mean_kl_to_marginal(log_p: np.ndarray) -> float:
   """E_x KL(p(y|x) || p(y)) with p(y) the mean of p(y|x) over the rows; log_p [N, C]."""
@@ -21,10 +23,12 @@ def inception_score(logits, splits: int = 10, seed: int = 0) -> tuple[float, flo
   bias, as torch-fidelity and stylegan2-ada do). Rows are shuffled with
   ``np.random.default_rng(seed).permutation(N)`` before being cut into parts
   ``[i*N//splits, (i+1)*N//splits)``. Standard protocol: 50k samples, 10 splits.
+  Raises ValueError for a NaN/inf logit row (counted; a NaN row made the score NaN).
   """
   logits = np.asarray(logits, np.float64)
   if logits.ndim != 2:
     raise ValueError(f'inception_score needs logits [N, C]; got shape {logits.shape}')
+  check_finite_rows(logits, "'logits'", 'logit rows')
   n = logits.shape[0]
   if not 1 <= splits <= n:
     raise ValueError(f'inception_score needs 1 <= splits <= N; got splits={splits}, N={n}')
@@ -43,7 +47,8 @@ def mode_score(fake_probs, real_probs) -> float:
   exp(E_x KL(p(y|x) || p(y)) - KL(p(y) || p*(y))) where p(y|x) are the rows of
   ``fake_probs`` [N, C] (class probabilities of generated samples), p(y) their mean and
   p*(y) the mean of ``real_probs`` [M, C]. Computed in float64 with 0 log 0 = 0 (no
-  epsilon); a class with p(y) > 0 but p*(y) = 0 gives a score of 0.
+  epsilon); a class with p(y) > 0 but p*(y) = 0 gives a score of 0. Raises ValueError
+  for a NaN/inf row of either input.
   """
   fake = np.asarray(fake_probs, np.float64)
   real = np.asarray(real_probs, np.float64)
@@ -51,6 +56,8 @@ def mode_score(fake_probs, real_probs) -> float:
     raise ValueError(
       f'mode_score needs [N, C] and [M, C] probabilities; got {fake.shape} and {real.shape}'
     )
+  check_finite_rows(fake, "'fake_probs'", 'probability rows')
+  check_finite_rows(real, "'real_probs'", 'probability rows')
   marginal = fake.mean(0)
   expected_kl = np.mean(np.sum(rel_entr(fake, marginal), axis=1))
   marginal_kl = np.sum(rel_entr(marginal, real.mean(0)))

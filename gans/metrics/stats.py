@@ -15,6 +15,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gans import parallel
+from gans.metrics.checks import check_finite_entries, check_finite_rows
 
 
 class FeatureStats:
@@ -37,12 +38,17 @@ class FeatureStats:
   def dim(self) -> int | None:
     return None if self.sum is None else self.sum.shape[0]
 
-  def update(self, batch) -> 'FeatureStats':
-    """Adds the rows of ``batch`` [B, ...] (flattened to [B, D])."""
+  def update(self, batch, name: str = 'the batch') -> 'FeatureStats':
+    """Adds the rows of ``batch`` [B, ...] (flattened to [B, D]).
+
+    Raises ValueError for a NaN/inf row (counted; ``name`` says whose rows), which
+    would otherwise turn the mean and covariance into NaN for every later batch.
+    """
     x = np.asarray(batch)
     if x.ndim < 2:
       raise ValueError(f'FeatureStats.update expects a batch [B, D], got shape {x.shape}')
     x = x.reshape(x.shape[0], -1)
+    check_finite_rows(x, name)
     if self.keep_samples:
       self._samples.append(np.array(x))
     x = np.asarray(x, np.float64)
@@ -100,12 +106,27 @@ class FeatureStats:
 
   @classmethod
   def load(cls, path: str | os.PathLike) -> 'FeatureStats':
-    """Reads statistics written by ``save``."""
+    """Reads statistics written by ``save``.
+
+    Raises ValueError naming the file when an array is missing, the shapes do not fit
+    ([D] and [D, D]), the count is below 1, or an entry is NaN/inf.
+    """
     with np.load(path) as data:
+      missing = sorted({'count', 'sum', 'sum_outer'} - set(data.files))
+      if missing:
+        raise ValueError(f'{os.fspath(path)}: not FeatureStats (no {", ".join(missing)} array)')
       stats = cls()
       stats.count = int(data['count'])
       stats.sum = np.asarray(data['sum'], np.float64)
       stats.sum_outer = np.asarray(data['sum_outer'], np.float64)
+    d = stats.sum.shape[0] if stats.sum.ndim == 1 else -1
+    if stats.sum_outer.shape != (d, d) or stats.count < 1:
+      raise ValueError(
+        f'{os.fspath(path)}: FeatureStats needs count >= 1, sum [D] and sum_outer [D, D]; '
+        f'got count {stats.count}, sum {stats.sum.shape}, sum_outer {stats.sum_outer.shape}'
+      )
+    for name in ('sum', 'sum_outer'):
+      check_finite_entries(getattr(stats, name), f"{os.fspath(path)}: '{name}'")
     return stats
 
   def _check_count(self, minimum: int) -> None:
@@ -178,6 +199,9 @@ def accumulate_features(
   Returns:
     dict name -> ``FeatureStats``; the result does not depend on the batch sizes or
     the number of devices beyond float32 rounding inside ``feature_fn``.
+
+  Raises:
+    ValueError: a NaN/inf output row (counted, naming the output).
   """
   mesh = data_mesh() if mesh is None else mesh
   stats: dict[str, FeatureStats] = {}
@@ -185,7 +209,7 @@ def accumulate_features(
     for name, value in outputs.items():
       if name not in stats:
         stats[name] = FeatureStats(keep_samples=name in keep)
-      stats[name].update(np.asarray(value)[:n])
+      stats[name].update(np.asarray(value)[:n], f'the {name!r} outputs of feature_fn')
   missing = set(keep) - set(stats)
   if stats and missing:
     raise KeyError(f'keep names {sorted(missing)} are not outputs of feature_fn ({sorted(stats)})')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gans.metrics.checks import check_finite_entries, check_finite_rows
 from gans.metrics.scores import kl_to_uniform
 
 
@@ -20,6 +21,7 @@ def mode_coverage(samples, means, sigma, threshold: float = 3.0) -> dict:
   0 log 0 = 0 (PacGAN's Table 1 "reverse KL"; ``scores.kl_to_uniform``); inf when no
   sample is high quality.
   Returns dict(modes=int, high_quality=float, reverse_kl=float, counts=[K] int array).
+  Raises ValueError for a NaN/inf sample (a NaN sample counted as "not high quality").
   """
   x = np.asarray(samples, np.float64)
   means = np.asarray(means, np.float64)
@@ -27,6 +29,9 @@ def mode_coverage(samples, means, sigma, threshold: float = 3.0) -> dict:
     raise ValueError(
       f'mode_coverage needs samples [N, D] and means [K, D]; got {x.shape} and {means.shape}'
     )
+  check_finite_rows(x, "'samples'", 'samples')
+  check_finite_entries(means, "'means'")
+  check_finite_entries(sigma, "'sigma'")
   sigma = np.broadcast_to(np.asarray(sigma, np.float64), means.shape[:1])
   scaled = np.linalg.norm(x[:, None, :] - means[None, :, :], axis=-1) / sigma
   nearest = np.argmin(scaled, axis=1)

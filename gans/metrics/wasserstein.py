@@ -21,6 +21,7 @@ def wasserstein_distance(a, b) -> float:
   min sum_ij C_ij P_ij s.t. P 1 = M, P^T 1 = N, P >= 0 (marginals scaled to integers),
   divided by N M, solved exactly with HiGHS (``scipy.optimize.linprog``); N M variables,
   practical to about N M = 10^6. Same quantity as POT's ``ot.emd2(1/N, 1/M, C)``.
+  Raises ValueError on a NaN/inf row of a or b.
   """
   a, b = _as_features(a, 'a'), _as_features(b, 'b')
   _check_same_dim(a, b, 'wasserstein_distance')

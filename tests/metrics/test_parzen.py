@@ -160,7 +160,12 @@ def test_select_default_grid_and_edge_warning():
     (np.zeros((3, 5)), np.zeros((0, 5)), r'points must be non-empty'),
     (np.zeros((3, 0)), np.zeros((2, 0)), r'samples must be non-empty'),
     (np.zeros((3, 5)), np.zeros((2, 4)), r'same dimension D.*\(3, 5\).*\(2, 4\)'),
-    (np.full((3, 5), np.nan), np.zeros((2, 5)), r'samples contains non-finite'),
+    (np.full((3, 5), np.nan), np.zeros((2, 5)), r'3 of 3 rows of samples are non-finite'),
+    (
+      np.zeros((3, 5)),
+      np.array([[0.0] * 5, [0, np.inf, 0, 0, 0]]),
+      r'1 of 2 rows of points .* row 1',
+    ),
   ],
 )
 def test_array_errors_name_the_argument_and_shape(samples, points, match):
