@@ -228,15 +228,59 @@ def _load_tfds(name, config, split):
   size = config.image_size
   channels = features[image_key].shape[-1]
   # binarized_mnist stores pixels as 0/1: scale them to the 0/255 of every other dataset.
-  scale = 255 if name.split(':')[0] == 'binarized_mnist' else 1
+  binary = name.split(':')[0] in BINARY_TFDS
 
   def get(indices):
     # Index one at a time: `__getitems__` is not available on every source.
     records = [source[int(i)] for i in indices]
     raw = np.stack(
-      [image_lib.resize(np.asarray(r[image_key] * scale, np.uint8)[None], size)[0] for r in records]
+      [
+        image_lib.resize(tfds_pixels(r[image_key], name, i, binary)[None], size)[0]
+        for i, r in zip(indices, records)
+      ]
     )
     labels = np.array([r['label'] if num_classes else 0 for r in records], np.int32)
     return image_lib.to_model(raw), labels
 
+  head = [np.asarray(source[i][image_key]) for i in range(min(16, len(source)))]
+  check_binary_head(head, name, binary)
   return Dataset(name, len(source), (size, size, channels), num_classes, get, split=split)
+
+
+# TFDS image datasets that store black/white pixels as 0/1 (scaled to 0/255 here).
+BINARY_TFDS = ('binarized_mnist',)
+
+
+def tfds_pixels(image, dataset, index, binary=False):
+  """A TFDS example's image as uint8 [H, W, C] 0..255.
+
+  uint8 passes (x 255 for the datasets of ``BINARY_TFDS``); bool becomes 0/255. Other
+  dtypes raise ValueError naming the dataset and example: casting uint16 or float
+  pixels to uint8 would wrap or truncate them silently.
+  """
+  x = np.asarray(image)
+  if x.dtype == np.uint8:
+    return x * np.uint8(255) if binary else x
+  if x.dtype == np.bool_:
+    return x.astype(np.uint8) * np.uint8(255)
+  raise ValueError(
+    f'TFDS dataset {dataset!r}: example {int(index)} has {x.dtype} pixels (values '
+    f'{x.min()}..{x.max()}); this loader reads uint8 (0..255) or bool images.'
+  )
+
+
+def check_binary_head(images, dataset, binary=False):
+  """Raises ValueError if the first uint8 images of a dataset only span 0..1.
+
+  That is how black/white images stored as 0/1 look; read as 0..255 they are black.
+  Datasets listed in ``BINARY_TFDS`` are scaled instead and pass.
+  """
+  images = [np.asarray(x) for x in images]
+  if binary or not images or any(x.dtype != np.uint8 for x in images):
+    return
+  if max(int(x.max()) for x in images) == 1:
+    raise ValueError(
+      f'TFDS dataset {dataset!r}: the values of its first {len(images)} images span 0..1: '
+      'black/white pixels stored as 0/1? They would read as black; add the dataset to '
+      'gans.data.BINARY_TFDS to scale them to 0/255.'
+    )

@@ -25,13 +25,28 @@ def resize(images, size):
 
 
 def to_model(images):
-  """uint8 [0, 255] -> float32 [-1, 1]."""
-  return np.asarray(images, np.float32) / 127.5 - 1.0
+  """uint8 [0, 255] -> float32 [-1, 1].
+
+  Raises TypeError for another dtype: floats are already in some model range, and
+  other integers (uint16, bool) have another scale; either would come out wrong.
+  """
+  images = np.asarray(images)
+  if images.dtype != np.uint8:
+    raise TypeError(f'to_model takes uint8 images (0..255); got {images.dtype}.')
+  return images.astype(np.float32) / 127.5 - 1.0
 
 
 def to_uint8(images):
-  """float [-1, 1] -> uint8 [0, 255] (clipped, rounded)."""
-  images = np.asarray(images, np.float32)
+  """float [-1, 1] -> uint8 [0, 255] (clipped, rounded).
+
+  Raises TypeError for integer or bool images (uint8 ones would all come out 255).
+  """
+  images = np.asarray(images)
+  if images.dtype.kind in 'biu':
+    raise TypeError(
+      f'to_uint8 takes float images in [-1, 1]; got {images.dtype} (already pixel values?).'
+    )
+  images = images.astype(np.float32)
   return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
