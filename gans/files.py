@@ -4,6 +4,8 @@
       json.dump(result, f)
     files.atomic_write_bytes('runs/x/classifier.msgpack', payload)
 
+(``json_safe`` makes a result strict JSON: NaN and inf become null.)
+
 The data goes to a temporary file in the destination's directory (so the final
 ``os.replace`` is a rename within one file system, atomic on POSIX and Windows),
 which is flushed and fsync'ed, given the permissions a plain ``open`` would give,
@@ -12,6 +14,7 @@ the temporary file is removed and the destination is left as it was.
 """
 
 import contextlib
+import math
 import os
 import tempfile
 
@@ -102,3 +105,22 @@ def atomic_write_bytes(path, data, *, fsync=True):
   """
   with atomic_open(path, 'wb', fsync=fsync) as f:
     f.write(data)
+
+
+def json_safe(value):
+  """``value`` with every NaN or infinite float replaced by None, for strict JSON.
+
+  ``json.dumps`` writes NaN and Infinity by default, which are not JSON (other readers
+  reject the file); pass the result with ``allow_nan=False``. Recurses into dicts,
+  lists and tuples (tuples become lists); NumPy scalars and 0-d arrays become Python
+  numbers; other values are returned as they are.
+  """
+  if isinstance(value, dict):
+    return {k: json_safe(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [json_safe(v) for v in value]
+  if hasattr(value, 'dtype') and getattr(value, 'ndim', None) == 0:
+    value = value.item()
+  if isinstance(value, float) and not math.isfinite(value):
+    return None
+  return value

@@ -14,6 +14,7 @@ import os
 from absl import logging
 import jax
 
+from gans import files
 from gans.eval import likelihood
 from gans.eval import samples
 
@@ -48,7 +49,11 @@ def build(config, exp, names=None):
 
 
 class Hook:
-  """Runs one evaluator for the loop; logs it and appends it to WORKDIR/eval.jsonl."""
+  """Runs one evaluator for the loop; logs it and appends it to WORKDIR/eval.jsonl.
+
+  eval.jsonl is strict JSON: a NaN or infinite value (e.g. reverse_kl = inf when no
+  toy sample is near a mode) is written as null.
+  """
 
   def __init__(self, name, evaluator, exp, workdir=None):
     self.name, self.evaluator, self.exp, self.workdir = name, evaluator, exp, workdir
@@ -67,12 +72,8 @@ class Hook:
     if self.workdir and jax.process_index() == 0:
       os.makedirs(self.workdir, exist_ok=True)
       with open(os.path.join(self.workdir, 'eval.jsonl'), 'a') as f:
-        f.write(
-          json.dumps(
-            dict(step=protocol['step'], evaluator=self.name, metrics=results, protocol=protocol)
-          )
-          + '\n'
-        )
+        row = dict(step=protocol['step'], evaluator=self.name, metrics=results, protocol=protocol)
+        f.write(json.dumps(files.json_safe(row), allow_nan=False) + '\n')
     return {f'eval/{self.name}/{k}': v for k, v in results.items()}
 
 

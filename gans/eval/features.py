@@ -16,6 +16,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 import numpy as np
 
 from gans import parallel
+from gans.metrics import checks
 from gans.metrics import classifier as classifier_lib
 from gans.metrics import inception
 from gans.metrics import stacked_mnist
@@ -83,6 +84,18 @@ class FeatureNetwork:
       for name, value in result.items():
         outputs[name].append(np.asarray(value, np.float32)[:n])
     return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+def check_features(out, source):
+  """Raises ValueError if a row of out['features'] or out['logits'] is NaN or inf.
+
+  `out` as `FeatureNetwork.features` returns it; `source` says whose features they are,
+  e.g. 'the generated samples at step 7 (classifier features)'. The message counts the
+  rows: '3 of 100 feature rows of <source> are non-finite (NaN/inf; first: row 17)'.
+  """
+  checks.check_finite_rows(out['features'], source, 'feature rows')
+  if out.get('logits') is not None:
+    checks.check_finite_rows(out['logits'], source, 'logit rows')
 
 
 def points_network():

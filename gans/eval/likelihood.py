@@ -78,7 +78,11 @@ class LikelihoodEvaluator:
     del dataset
 
   def __call__(self, exp, state, num_samples=None):
-    """Returns {name: mean nats, name_bits_per_dim: ...} plus 'protocol'."""
+    """Returns {name: mean nats, name_bits_per_dim: ...} plus 'protocol'.
+
+    Raises ValueError (counting the examples, naming the split and the first one) if
+    an example's -log p(x) is NaN or inf, instead of averaging it into the result.
+    """
     del num_samples
     start = time.time()
     # A multiple of the devices (each gets an equal shard); each process reads its slice.
@@ -88,7 +92,7 @@ class LikelihoodEvaluator:
     mine = slice(jax.process_index() * local, (jax.process_index() + 1) * local)
     key = jax.random.PRNGKey(self.opts.seed)
     use_ema = bool(self.opts.use_ema)
-    sums = {}
+    sums, nonfinite = {}, {}
     for b, i in enumerate(range(0, self.num, batch_size)):
       idx = np.arange(i, min(i + batch_size, self.num))
       n = len(idx)
@@ -99,7 +103,18 @@ class LikelihoodEvaluator:
       out = exp.likelihood(state, batch, jax.random.fold_in(key, b), use_ema)
       out = jax.device_get(out)
       for k, v in out.items():
-        sums[k] = sums.get(k, 0.0) + float(np.sum(np.asarray(v, np.float64)[:n]))
+        v = np.asarray(v, np.float64)[:n]
+        bad = np.flatnonzero(~np.isfinite(v))
+        if len(bad) and k not in nonfinite:
+          nonfinite[k] = [0, i + int(bad[0])]
+        if len(bad):
+          nonfinite[k][0] += len(bad)
+        sums[k] = sums.get(k, 0.0) + float(np.sum(v))
+    for k, (count, first) in nonfinite.items():
+      raise ValueError(
+        f'{count} of the {self.num} held-out examples of {self.heldout.name}/{self.opts.split} '
+        f'have a non-finite {k} (NaN/inf; first: example {first}) at step {int(state.step)}.'
+      )
     dims = int(np.prod(self.heldout.example_shape))
     values = {}
     for k, total in sums.items():

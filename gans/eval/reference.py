@@ -20,6 +20,7 @@ from gans import files
 from gans import metrics as metrics_lib
 from gans.data import images as image_lib
 from gans.eval import features as features_lib
+from gans.metrics import checks
 from gans.metrics import stacked_mnist
 
 # Bump when the content of cached reference files changes.
@@ -83,8 +84,30 @@ def _image_batches(dataset, indices, batch_size):
     yield image_lib.to_uint8(x) if dataset.is_image else x
 
 
+def _check_cached(path, arrays):
+  """Raises ValueError naming the cache file if an array is missing or non-finite."""
+  missing = [k for k in ('features', 'mu', 'sigma') if k not in arrays]
+  if missing:
+    raise ValueError(
+      f'Reference statistics file {path} has no {", ".join(missing)} array; delete it to '
+      'recompute it.'
+    )
+  try:
+    checks.check_finite_rows(arrays['features'], f'the reference statistics file {path}')
+    for key in ('mu', 'sigma', 'mean_probs'):
+      if key in arrays:
+        checks.check_finite_entries(arrays[key], f'{path}: {key!r}')
+  except ValueError as e:
+    raise ValueError(f'{e}; delete the file to recompute it.') from None
+
+
 def reference_statistics(opts, config, net, dataset=None):
-  """Features of the reference set through `net`, cached in a file on first use."""
+  """Features of the reference set through `net`, cached in a file on first use.
+
+  Raises ValueError naming the cache file if it lacks an array or holds NaN/inf, and
+  naming the dataset if its features come out non-finite.
+  """
+
   dataset = reference_dataset(opts, config, dataset)
   indices = reference_indices(opts, dataset)
   protocol = dict(
@@ -117,10 +140,25 @@ def reference_statistics(opts, config, net, dataset=None):
   protocol['reference_cache'] = path
   if os.path.exists(path):
     with np.load(path) as f:
-      mean_probs = f['mean_probs'] if 'mean_probs' in f else None
-      return Reference(f['features'], f['mu'], f['sigma'], mean_probs, protocol)
+      arrays = {k: f[k] for k in ('features', 'mu', 'sigma', 'mean_probs') if k in f.files}
+    _check_cached(path, arrays)
+    return Reference(
+      arrays['features'], arrays['mu'], arrays['sigma'], arrays.get('mean_probs'), protocol
+    )
+  logging.info(
+    'Computing the reference statistics of %s/%s (%d examples, %s features) once; they '
+    'are cached in %s',
+    dataset.name,
+    opts.reference_split,
+    len(indices),
+    net.name,
+    path,
+  )
   start = time.time()
   out = net.features(_image_batches(dataset, indices, feature_batch))
+  features_lib.check_features(
+    out, f'the reference set {dataset.name}/{opts.reference_split} ({net.name} features)'
+  )
   mu, sigma = moments(out['features'])
   arrays = dict(features=out['features'], mu=mu, sigma=sigma, key=json.dumps(key))
   if 'logits' in out:

@@ -40,6 +40,7 @@ the latent seed, whether EMA weights were used, the step, and metric options.
 
 import time
 
+from absl import logging
 import ml_collections
 import numpy as np
 
@@ -48,6 +49,7 @@ from gans import metrics as metrics_lib
 from gans.data import images as image_lib
 from gans.eval import features as features_lib
 from gans.eval import reference as reference_lib
+from gans.metrics import checks
 from gans.train import experiment as experiment_lib
 
 IMAGE_METRICS = (
@@ -89,14 +91,18 @@ def parse_metrics(value, name='samples'):
   return names
 
 
-def compute_metrics(names, net, real, fake, opts, dataset_extra=None):
+def compute_metrics(
+  names, net, real, fake, opts, dataset_extra=None, fake_source='the generated samples'
+):
   """Metrics `names` between a Reference and fake features; returns (values, protocol).
 
   `fake`: {'features': [N, D], 'logits': [N, K] (optional)}; `dataset_extra`: the
   dataset's `extra` (means, sigma) for mode_coverage. Options used are returned in the
-  protocol dict.
+  protocol dict. Raises ValueError for an unavailable metric or a NaN/inf feature row
+  of `fake` (counted, naming `fake_source`).
   """
   values, protocol = {}, {}
+  features_lib.check_features(fake, fake_source)
   f = np.asarray(fake['features'])
   logits = fake.get('logits')
   for name in names:
@@ -151,6 +157,67 @@ def compute_metrics(names, net, real, fake, opts, dataset_extra=None):
   return {k: float(v) for k, v in values.items()}, protocol
 
 
+class GeneratedValues:
+  """Watches generated batches on their way to the features: non-finite rows, range.
+
+  `watch(batches)` passes the batches through (NaN/inf set to 0), counting the samples
+  with a NaN or inf and the range of the finite values; `check(what, images)` then raises or
+  warns (see its docstring). Generated images are expected in [-1, 1] (the model
+  space); `image_lib.to_uint8` would silently turn NaN into 0 and clip [0, 255]
+  values to white.
+  """
+
+  def __init__(self):
+    self.count = 0
+    self.nonfinite = 0
+    self.first_nonfinite = None
+    self.low, self.high = np.inf, -np.inf
+
+  def watch(self, batches):
+    for batch in batches:
+      x = np.asarray(batch)
+      bad = checks.nonfinite_rows(x)
+      if len(bad) and self.first_nonfinite is None:
+        self.first_nonfinite = self.count + int(bad[0])
+      self.nonfinite += len(bad)
+      finite = x[np.isfinite(x)] if len(bad) else x
+      if finite.size:
+        self.low, self.high = min(self.low, finite.min()), max(self.high, finite.max())
+      self.count += len(x)
+      # check() fails on them; zeros spare the features NaN (and the uint8 cast a warning).
+      yield np.where(np.isfinite(x), x, 0) if len(bad) else batch
+
+  def check(self, what, images=True):
+    """Raises ValueError for non-finite samples, or images that look [0, 255].
+
+    `what` names them (e.g. 'generated samples at step 7'). Images whose values span
+    more than 0..2 and none below 0 look like [0, 255] images where [-1, 1] is
+    expected: ValueError. Images with no value below 0 and none above 1 look like
+    [0, 1] images (mid-gray would be 0): a logged warning, since a generator in
+    [-1, 1] may, rarely, draw only bright pixels.
+    """
+    if self.nonfinite:
+      raise ValueError(
+        f'{self.nonfinite} of the {self.count} {what} are non-finite (NaN/inf; first: '
+        f'sample {self.first_nonfinite}): the generator produced NaN or inf.'
+      )
+    if not images or not self.count:
+      return
+    span = f'values span {self.low:.4g}..{self.high:.4g}'
+    if self.low >= 0 and self.high > 2:
+      raise ValueError(
+        f'{what}: {span} where images in [-1, 1] are expected: [0, 255] images? '
+        '(they would be clipped to white before the features.)'
+      )
+    if self.low >= 0 and self.high <= 1:
+      logging.warning(
+        '%s: %s, none below 0, where images in [-1, 1] are expected: [0, 1] images? '
+        '(0 is mid-gray in [-1, 1].)',
+        what,
+        span,
+      )
+
+
 class SampleEvaluator:
   """Evaluates generators of one experiment: the network and reference are built once."""
 
@@ -183,11 +250,21 @@ class SampleEvaluator:
     batches = experiment_lib.generated_batches(
       exp, state, num, seed=opts.seed, batch_size=gen_batch, use_ema=opts.use_ema
     )
+    generated = GeneratedValues()
+    batches = generated.watch(batches)
     if self.dataset.is_image:
       batches = (image_lib.to_uint8(b) for b in batches)
     fake = self.net.features(batches)
+    what = f'generated samples at step {int(state.step)}'
+    generated.check(what, images=self.dataset.is_image)
     values, metric_protocol = compute_metrics(
-      opts.metrics, self.net, self.reference, fake, opts, self.dataset.extra
+      opts.metrics,
+      self.net,
+      self.reference,
+      fake,
+      opts,
+      self.dataset.extra,
+      fake_source=f'the {what} ({self.net.name} features)',
     )
     logits = fake.get('logits')
     if exp.num_classes and logits is not None and logits.shape[1] == exp.num_classes:
@@ -212,21 +289,26 @@ class SampleEvaluator:
     return dict(values, protocol=protocol)
 
 
-def evaluate_images(real_images, fake_images, net, metric_names, opts=None):
+def evaluate_images(
+  real_images, fake_images, net, metric_names, opts=None, names=('real images', 'fake images')
+):
   """Metrics between two uint8 image sets [N, H, W, C] (real first) in `net`'s space.
 
-  No caching: both sets go through the network. Returns (values, protocol).
+  No caching: both sets go through the network. `names` say where the two sets came
+  from in error messages (e.g. their paths). Returns (values, protocol). Raises
+  ValueError for a NaN/inf feature row (counted, naming the set).
   """
   opts = options(opts or {})
-  names = parse_metrics(metric_names)
+  metric_names = parse_metrics(metric_names)
   batch = opts.batch_size or 500
   split = lambda x: (x[i : i + batch] for i in range(0, len(x), batch))
   real = net.features(split(real_images))
+  features_lib.check_features(real, names[0])
   mu, sigma = reference_lib.moments(real['features'])
   mean_probs = reference_lib.softmax(real['logits']).mean(0) if 'logits' in real else None
   reference = reference_lib.Reference(real['features'], mu, sigma, mean_probs, {})
   fake = net.features(split(fake_images))
-  values, protocol = compute_metrics(names, net, reference, fake, opts)
+  values, protocol = compute_metrics(metric_names, net, reference, fake, opts, fake_source=names[1])
   return values, dict(
     net.protocol, num_real=len(real_images), num_fake=len(fake_images), **protocol
   )
