@@ -17,7 +17,10 @@ overridden), then measures on the held-out digits:
 - samples per second (generation only, after compilation, batch 100);
 - a sample grid per family (WORKDIR/table/<name>.png and all of them in one figure).
 Writes WORKDIR/families.md (the table with the published numbers beside ours) and
-WORKDIR/families.json.
+WORKDIR/families.json, each atomically once every run is measured. Bad input (an
+unknown run name or count, a workdir it cannot write, a run the training or the
+evaluation refuses, e.g. a damaged checkpoint) stops it with one line `error: ...` on
+stderr and exit status 2, leaving the table files as they were.
 """
 
 import argparse
@@ -33,6 +36,7 @@ from PIL import Image
 from gans import configs
 from gans import data
 from gans import eval as eval_lib
+from gans import files
 from gans.data import images as image_lib
 from gans.metrics import parzen
 from gans.train import checkpoint as checkpoint_lib
@@ -177,22 +181,22 @@ def markdown(rows, labels):
   return '\n'.join(lines) + '\n'
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--workdir', required=True)
-  parser.add_argument('--only', default='', help='Comma-separated run names (default all).')
-  parser.add_argument(
-    '--num_samples', type=int, default=2000, help='Generated samples for fid/is_classifier.'
-  )
-  parser.add_argument(
-    '--num_parzen', type=int, default=10_000, help='Generated samples as Parzen kernel centres.'
-  )
-  parser.add_argument(
-    '--steps', type=int, default=0, help="Override every run's total_steps (0: the defaults)."
-  )
-  args = parser.parse_args(argv)
-  only = set(filter(None, args.only.split(',')))
-  os.makedirs(os.path.join(args.workdir, 'table'), exist_ok=True)
+def _count(minimum):
+  def parse(text):
+    try:
+      value = int(text)
+    except ValueError:
+      raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if value < minimum:
+      raise argparse.ArgumentTypeError(f'{value} is below {minimum}')
+    return value
+
+  return parse
+
+
+def build(workdir, only, num_samples, num_parzen, steps):
+  """Trains or reuses the runs named in `only` (all if empty); writes the table; returns rows."""
+  os.makedirs(os.path.join(workdir, 'table'), exist_ok=True)
   rows, grids, labels = [], [], {}
   start = time.time()
   for name, spec, paper, overrides in RUNS:
@@ -200,27 +204,64 @@ def main(argv=None):
       continue
     labels[name] = f'{name} ({paper})'
     print(f'{name}: {spec}', flush=True)
-    config = run_config(spec, overrides, args.steps)
-    exp, state = trained(config, os.path.join(args.workdir, name))
-    rows.append(measure(name, config, exp, state, args.num_samples, args.num_parzen))
-    grids.append(grid_image(exp, state, os.path.join(args.workdir, 'table', f'{name}.png')))
+    config = run_config(spec, overrides, steps)
+    exp, state = trained(config, os.path.join(workdir, name))
+    rows.append(measure(name, config, exp, state, num_samples, num_parzen))
+    grids.append(grid_image(exp, state, os.path.join(workdir, 'table', f'{name}.png')))
     print(f'  {json.dumps({k: v for k, v in rows[-1].items() if k != "parzen"})}', flush=True)
   table = markdown(rows, labels)
-  with open(os.path.join(args.workdir, 'families.md'), 'w') as f:
+  with files.atomic_open(os.path.join(workdir, 'families.md'), 'w') as f:
     f.write(table)
     f.write(f'\nTotal time {(time.time() - start) / 60:.1f} min.\n')
-  with open(os.path.join(args.workdir, 'families.json'), 'w') as f:
-    json.dump(rows, f, indent=2, default=float)
+  with files.atomic_open(os.path.join(workdir, 'families.json'), 'w') as f:
+    json.dump(files.json_safe(rows), f, indent=2, default=float, allow_nan=False)
   if grids:
     height = max(g.shape[0] for g in grids)
     pad = lambda g: np.pad(g, ((0, height - g.shape[0]), (0, 8), (0, 0)), constant_values=255)
     figure = np.concatenate([pad(g) for g in grids], axis=1)
     Image.fromarray(figure[..., 0] if figure.shape[-1] == 1 else figure).save(
-      os.path.join(args.workdir, 'table', 'all.png')
+      os.path.join(workdir, 'table', 'all.png')
     )
   print(table)
   return rows
 
 
+def main(argv=None):
+  """Runs the command; returns its exit status (0, or 2 after one `error:` line on stderr)."""
+  parser = argparse.ArgumentParser(
+    prog='python -m gans.tools.family_table', description=__doc__.split('\n')[0]
+  )
+  parser.add_argument('--workdir', required=True)
+  parser.add_argument('--only', default='', help='Comma-separated run names (default all).')
+  parser.add_argument(
+    '--num_samples', type=_count(2), default=2000, help='Generated samples for fid/is_classifier.'
+  )
+  parser.add_argument(
+    '--num_parzen',
+    type=_count(1),
+    default=10_000,
+    help='Generated samples as Parzen kernel centres.',
+  )
+  parser.add_argument(
+    '--steps', type=_count(0), default=0, help="Override every run's total_steps (0: the defaults)."
+  )
+  args = parser.parse_args(argv)
+  only = set(filter(None, args.only.split(',')))
+  known = [run[0] for run in RUNS]
+  unknown = sorted(only - set(known))
+  if unknown:
+    parser.error(f'argument --only: unknown run {unknown[0]!r}; known: {", ".join(known)}')
+  try:
+    build(args.workdir, only, args.num_samples, args.num_parzen, args.steps)
+  except (OSError, ValueError) as e:
+    # Bad input (a path, a damaged or foreign checkpoint, a refused config): one line.
+    text = ''
+    for line in filter(None, (line.strip() for line in str(e).splitlines())):
+      text += ('' if not text else ' ' if text[-1] in ':;,' else '; ') + line
+    print(f'error: {text or type(e).__name__}', file=sys.stderr)
+    return 2
+  return 0
+
+
 if __name__ == '__main__':
-  sys.exit(0 if main() else 1)
+  sys.exit(main())
