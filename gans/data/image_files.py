@@ -10,7 +10,8 @@ has the full table; in short:
   subfolders are skipped), decoded with Pillow, EXIF orientation applied
   (``ImageOps.exif_transpose``):
   '1' (bilevel) -> 0/255 gray; 'L' as is; 16-bit gray ('I;16', 'I;16L', 'I;16B',
-  'I;16N', and 'I' from 16-bit PNG/PGM/TIFF) -> round(v / 257); 'P' (palette) ->
+  'I;16N', and 'I' from 16-bit PNG/PGM/TIFF) -> round(v / 257); camera JPEGs with
+  extra pictures (MPO) -> the first, the photo; 'P' (palette) ->
   its colours, one channel when every colour is gray; 'RGB', 'CMYK' (Pillow's
   conversion, embedded ICC profiles ignored), 'YCbCr', ... -> RGB. Alpha ('LA', 'RGBA',
   'PA', a palette or colour key with transparency) is dropped, as pytorch-fid,
@@ -153,7 +154,9 @@ def read_image(path, with_transparency=False):
   try:
     with _strict_truncation(), Image.open(path) as img:
       frames = getattr(img, 'n_frames', 1)
-      if frames > 1:
+      # Camera JPEGs often carry a second picture (MPO: a preview or depth map); the
+      # first frame is the photo viewers show. Elsewhere frames are an animation or pages.
+      if frames > 1 and img.format != 'MPO':
         raise ImageFileError(
           path, f'{frames} frames (an animation or multi-page file); give one image per file'
         )

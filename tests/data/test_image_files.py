@@ -201,6 +201,22 @@ def test_modes_without_a_known_8_bit_scale_are_refused(tmp_path):
   path = tmp_path / 'animated.gif'
   frames[0].save(path, save_all=True, append_images=frames[1:])
   assert '2 frames' in _refusal(path)
+  path = tmp_path / 'animated.png'
+  frames[0].save(path, save_all=True, append_images=frames[1:])
+  assert '2 frames' in _refusal(path)
+
+
+def test_camera_jpegs_with_a_second_picture_read_the_photo(tmp_path):
+  # Phones write MPO JPEGs (the photo plus a preview or depth map): Pillow sees 2 frames.
+  photo = np.full((16, 12, 3), (200, 120, 40), np.uint8)
+  path = tmp_path / 'IMG_0001.JPG'
+  Image.fromarray(photo).save(
+    path, format='MPO', save_all=True, append_images=[Image.fromarray(photo[:4, :4] // 4)]
+  )
+  with Image.open(path) as img:
+    assert (img.format, img.n_frames) == ('MPO', 2)
+  got = image_files.read_image(path)
+  assert got.shape == (16, 12, 3) and np.abs(got.astype(int) - photo).max() <= 3
 
 
 def test_corrupt_files_name_the_file_and_the_reason(tmp_path):
