@@ -402,7 +402,7 @@ def get_or_train(r=None, cache_dir: str | None = None) -> Classifier:
     return load(path)
   logging.info(
     'No cached feature classifier at %s: training it now, once (recipe %s, %s at %dx%d; '
-    'about 15 s on 2 CPU cores).',
+    '10 to 15 s on 2 CPU cores).',
     path,
     recipe_key(r),
     r.dataset,

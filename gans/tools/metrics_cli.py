@@ -21,7 +21,7 @@ Features:
 
 Prints one JSON object (strict JSON: a NaN or inf in the protocol is null): the metrics
 and a "protocol" entry (feature network, weights, sample counts, paths). Lines on stderr
-say when the default classifier is trained (about 15 s, once) and warn when images are
+say when the default classifier is trained (10 to 15 s, once) and warn when images are
 resampled (two sets of different sizes: one is resized, which biases every metric;
 non-square images are center-cropped for the classifier). Bad input (a missing,
 truncated or unreadable file, an image mode or array layout it cannot read, uint8
@@ -74,7 +74,7 @@ def build_network(
       path = classifier_lib.cache_path(recipe, cache_dir)
       if not os.path.exists(path):
         print(
-          f'Training the offline digit classifier (mnist5k at {size}x{size}) once, about 15 s '
+          f'Training the offline digit classifier (mnist5k at {size}x{size}) once, 10 to 15 s '
           f'on 2 CPU cores; it is cached in {path}.',
           file=sys.stderr,
           flush=True,
