@@ -7,12 +7,23 @@
       --mode sample --num_samples 10000 --output runs/wgan_gp/samples.npz
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp --mode eval
       (every evaluator of config.evals on the latest checkpoint -> runs/wgan_gp/eval_<step>.json)
+
+A bad input (an unknown config key or dataset, a missing file or checkpoint...)
+stops the command before it creates anything, with one line `error: ...` naming it on
+stderr and exit status 2.
 """
+
+import difflib
+import os
+import sys
 
 from absl import app
 from absl import flags
+import ml_collections
 from ml_collections import config_flags
 
+from gans import configs
+from gans import errors
 from gans import run
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -35,15 +46,108 @@ _DISTRIBUTED = flags.DEFINE_bool(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
+def _fail(message):
+  """Prints `error: message` as one line and exits with status 2 (bad user input)."""
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(errors.EXIT_STATUS)
+
+
+def _config_spec(argv):
+  """The value of --config in `argv` (path[:args]), or None."""
+  for i, arg in enumerate(argv):
+    name, has_value, value = arg.lstrip('-').partition('=')
+    if arg.startswith('-') and name == 'config':
+      return value if has_value else (argv[i + 1] if i + 1 < len(argv) else None)
+  return None
+
+
+def _unknown_override(argv):
+  """'--config.a.b: ...' for the first override naming no field of the config, or None."""
+  spec = _config_spec(argv)
+  if spec is None:
+    return None
+  config = configs.load_config_file(spec)
+  for arg in argv:
+    name = arg.lstrip('-').partition('=')[0]
+    if not (arg.startswith('-') and name.startswith('config.')):
+      continue
+    node, parts = config, name.split('.')[1:]
+    for depth, part in enumerate(parts):
+      if isinstance(node, (dict, ml_collections.ConfigDict)) and part in node:
+        node = node[part]
+        continue
+      owner = '.'.join(['config', *parts[:depth]])
+      if not isinstance(node, (dict, ml_collections.ConfigDict)):
+        return f'--{name}: {owner} is a {type(node).__name__}, not a group of fields.'
+      known = sorted(node.keys())
+      close = difflib.get_close_matches(part, known, n=1)
+      hint = f'did you mean --{owner}.{close[0]}?' if close else f'its fields: {", ".join(known)}.'
+      return f'--{name}: {owner} has no field {part!r}; {hint}'
+  return None
+
+
+def _root_cause(error):
+  """The innermost exception of the cause/context chain of `error`."""
+  seen = set()
+  while id(error) not in seen and (error.__cause__ or error.__context__) is not None:
+    seen.add(id(error))
+    error = error.__cause__ or error.__context__
+  return error
+
+
+def parse_flags(argv):
+  """absl's flag parsing, with every bad flag, --config file or override as one line.
+
+  ml_collections raises a bare AttributeError (its 'Did you mean' hint with a literal
+  newline) for an override naming no field, and defers a missing config file until the
+  config is first read: both are checked here, so that nothing is created either way.
+  get_config(arg) refusing its argument with a ValueError is one line too; any other
+  exception in it is a bug of the file: absl's report, with the traceback, is kept.
+  """
+  try:
+    rest = flags.FLAGS(argv)
+  except flags.Error as e:
+    cause = _root_cause(e)
+    if 'Error whilst parsing config file' in str(e):
+      if not isinstance(cause, ValueError):  # A bug in the experiment file: its traceback.
+        sys.stderr.write(f'FATAL Flags parsing error: {e}\n')
+        sys.exit(1)
+      # get_config(arg) refused its argument (configs.parse_arg, or the file's own check).
+      _fail(f'--config={_config_spec(argv)}: {errors.one_line(cause)}')
+    _fail(errors.one_line(e))
+  except (AttributeError, KeyError):  # ml_collections: an override names no field.
+    message = _unknown_override(argv)
+    if message is None:
+      raise
+    _fail(message)
+  config = _CONFIG.value
+  if not isinstance(config, ml_collections.ConfigDict):  # ml_collections' deferred error.
+    path = (_config_spec(argv) or '').partition(':')[0]
+    if not os.path.isfile(path):
+      _fail(f'--config: no such file {path!r}.')
+    try:
+      config.keys()
+    except OSError as e:
+      _fail(f'--config={_config_spec(argv)}: {errors.one_line(e.__cause__ or e)}')
+  return rest
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   run.setup_logging()
-  run.maybe_initialize_distributed(_DISTRIBUTED.value)
-  run.main(
-    _CONFIG.value, _WORKDIR.value, _MODE.value, num_samples=_NUM_SAMPLES.value, output=_OUTPUT.value
-  )
+  try:
+    run.maybe_initialize_distributed(_DISTRIBUTED.value)
+    run.main(
+      _CONFIG.value,
+      _WORKDIR.value,
+      _MODE.value,
+      num_samples=_NUM_SAMPLES.value,
+      output=_OUTPUT.value,
+    )
+  except errors.UserInputError as e:
+    _fail(errors.one_line(e))
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -10,6 +10,8 @@ import os
 
 import ml_collections
 
+from gans import errors
+
 # Top-level fields every experiment config must define.
 REQUIRED_FIELDS = (
   'seed',
@@ -38,7 +40,7 @@ def parse_arg(arg, **defaults):
     key, has_value, value = item.partition('=')
     key = key.strip()
     if key not in defaults:
-      raise ValueError(
+      raise errors.UserInputError(
         f'Unknown config argument {key!r} in {arg!r}; '
         f'known arguments: {", ".join(sorted(defaults))}.'
       )
@@ -55,12 +57,12 @@ def _convert(key, value, default):
       return True
     if value.lower() in ('false', '0', 'no'):
       return False
-    raise ValueError(f'Config argument {key!r} expects a boolean, got {value!r}.')
+    raise errors.UserInputError(f'Config argument {key!r} expects a boolean, got {value!r}.')
   if isinstance(default, (int, float)):
     try:
       return type(default)(value)
     except ValueError:
-      raise ValueError(
+      raise errors.UserInputError(
         f'Config argument {key!r} expects {type(default).__name__}, got {value!r}.'
       ) from None
   return value
@@ -243,7 +245,7 @@ def load_config_file(path_and_arg):
   """Loads `path/to/file.py[:arg]` the way `--config` does (for tests and tools)."""
   path, _, arg = path_and_arg.partition(':')
   if not os.path.exists(path):
-    raise FileNotFoundError(f'Config file {path!r} does not exist.')
+    raise errors.MissingInputError(f'Config file {path!r} does not exist.')
   spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -257,14 +259,16 @@ def validate(config):
   """
   for field in REQUIRED_FIELDS:
     if field not in config:
-      raise ValueError(f'Config is missing the required field {field!r}.')
+      raise errors.UserInputError(f'Config is missing the required field {field!r}.')
   for field in ('batch_size', 'total_steps', 'log_every', 'sample_every', 'checkpoint_every'):
     if int(config[field]) <= 0:
-      raise ValueError(f'config.{field} must be positive, got {config[field]!r}.')
+      raise errors.UserInputError(f'config.{field} must be positive, got {config[field]!r}.')
   if config.get('conditional', False) and config.get('num_classes', 0) <= 0:
-    raise ValueError('config.conditional needs config.num_classes > 0.')
+    raise errors.UserInputError('config.conditional needs config.num_classes > 0.')
   for name, evaluator in config.get('evals', {}).items():
     if 'type' not in evaluator:
-      raise ValueError(f'config.evals.{name} has no `type` (e.g. samples, likelihood).')
+      raise errors.UserInputError(f'config.evals.{name} has no `type` (e.g. samples, likelihood).')
     if int(evaluator.get('every', 0)) < 0:
-      raise ValueError(f'config.evals.{name}.every must be >= 0, got {evaluator.every!r}.')
+      raise errors.UserInputError(
+        f'config.evals.{name}.every must be >= 0, got {evaluator.every!r}.'
+      )

@@ -8,6 +8,8 @@ import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
 import numpy as np
 
+from gans import errors
+
 
 def make_mesh(devices=None):
   """A 1D mesh over all devices (or `devices`) with one axis, 'data'.
@@ -41,6 +43,8 @@ def to_global(local_tree, mesh, batch_axis=0):
 def check_batch_size(batch_size, mesh):
   n = mesh.devices.size
   if batch_size % n:
-    raise ValueError(
-      f'config.batch_size={batch_size} must be divisible by the number of devices ({n}).'
+    near = [m for m in (batch_size - batch_size % n, batch_size - batch_size % n + n) if m > 0]
+    raise errors.UserInputError(
+      f'config.batch_size={batch_size} does not split over the {n} devices (it must be '
+      f'a multiple of {n}): use --config.batch_size={" or ".join(map(str, near))}.'
     )

@@ -6,6 +6,7 @@ import os
 from absl import logging
 import jax
 
+from gans import errors
 from gans import eval as eval_lib
 from gans.train import loop
 
@@ -45,7 +46,7 @@ def maybe_initialize_distributed(flag_value=False):
 
 def main(config, workdir, mode='train', num_samples=None, output=None):
   if mode not in MODES:
-    raise ValueError(f'--mode={mode!r} is not one of {MODES}.')
+    raise errors.UserInputError(f'--mode={mode!r} is not one of {MODES}.')
   if mode == 'train':
     return loop.train(config, workdir, hooks=eval_lib.hooks(config))
   if mode == 'sample':
@@ -60,7 +61,7 @@ def evaluate_checkpoint(config, workdir, num_samples=None):
 
   Writes WORKDIR/eval_<step>.json ({evaluator name: metrics and protocol}) and prints
   it. `num_samples` overrides the sample evaluators' num_samples. Raises
-  FileNotFoundError when the workdir has no checkpoint.
+  MissingInputError (a FileNotFoundError) when the workdir has no checkpoint.
   """
   exp, state = loop.restore_latest(config, workdir)
   results = eval_lib.evaluate(config, exp, state, num_samples)

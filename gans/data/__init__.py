@@ -12,11 +12,13 @@ first, because it is stored sorted by class).
 """
 
 import dataclasses
+import difflib
 import re
 from typing import Any, Callable
 
 import numpy as np
 
+from gans import errors
 from gans.data import builtin
 from gans.data import images as image_lib
 from gans.data.pipeline import Batches, batch_indices  # noqa: F401
@@ -67,7 +69,9 @@ def builtin_size(name):
     return len(builtin.digits()[1])
   if name == 'mnist5k':
     return len(builtin.mnist5k()[1])
-  raise ValueError(f'{name!r} is not a built-in dataset; built-in: {", ".join(BUILTIN)}.')
+  raise errors.UserInputError(
+    f'{name!r} is not a built-in dataset; built-in: {", ".join(BUILTIN)}.'
+  )
 
 
 def split_bounds(split, num_examples, dataset='the dataset'):
@@ -108,7 +112,7 @@ def split_bounds(split, num_examples, dataset='the dataset'):
     else:
       value = int(bound['value'])
     if abs(value) > num_examples:
-      raise ValueError(
+      raise errors.UserInputError(
         f'Split {split!r} of dataset {dataset!r}: bound '
         f'{bound.group(0)!r} is beyond its {num_examples} examples.'
       )
@@ -116,7 +120,7 @@ def split_bounds(split, num_examples, dataset='the dataset'):
 
   start, stop = absolute(bounds[0], 0), absolute(bounds[1], num_examples)
   if start >= stop:
-    raise ValueError(
+    raise errors.UserInputError(
       f'Split {split!r} of dataset {dataset!r} selects no example '
       f'(examples [{start}, {stop}) of {num_examples}).'
     )
@@ -127,12 +131,14 @@ def _parse_split(split, dataset):
   """None for 'train', else the [start, stop] bound matches (None where omitted)."""
   match = _SPLIT_RE.fullmatch(split) if isinstance(split, str) else None
   if match and match['name'] != 'train':
-    raise ValueError(
+    raise errors.UserInputError(
       f"Built-in dataset {dataset!r} has only the split 'train' (and "
       f'slices of it); got split={split!r}. Accepted: {SPLIT_FORMS}.'
     )
   if not match:
-    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: {SPLIT_FORMS}.')
+    raise errors.UserInputError(
+      f'Malformed split {split!r} for dataset {dataset!r}. Accepted: {SPLIT_FORMS}.'
+    )
   if match['selector'] is None:
     return None
   parts = match['selector'].split(':')
@@ -148,7 +154,9 @@ def _parse_split(split, dataset):
     or len(units) > 1
     or any(b and not b['pct'] and '.' in b['value'] for b in bounds)
   ):
-    raise ValueError(f'Malformed split {split!r} for dataset {dataset!r}. Accepted: {SPLIT_FORMS}.')
+    raise errors.UserInputError(
+      f'Malformed split {split!r} for dataset {dataset!r}. Accepted: {SPLIT_FORMS}.'
+    )
   return bounds
 
 
@@ -205,25 +213,32 @@ def _load_tfds(name, config, split):
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError:
-    raise ValueError(
-      f'Unknown dataset {name!r}. Built-in datasets: {", ".join(BUILTIN)}; or any '
-      f'TFDS image dataset, e.g. {", ".join(TFDS_EXAMPLES)}.'
+    known = list(BUILTIN) + tfds.list_builders(with_community_datasets=False)
+    close = difflib.get_close_matches(name, known, n=1)
+    raise errors.UserInputError(
+      f'config.dataset={name!r} is not a dataset'
+      + (f' (did you mean {close[0]!r}?)' if close else '')
+      + f'. Built-in datasets: {", ".join(BUILTIN)}; or any TFDS image dataset, e.g. '
+      f'{", ".join(TFDS_EXAMPLES)}.'
     ) from None
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
   except Exception as e:  # Not generated, or generated as tfrecord only.
-    raise FileNotFoundError(
-      f'TFDS dataset {name!r} is not prepared for reading in {builder.data_dir} '
-      f'({type(e).__name__}: {e}). Prepare it once (needs internet and TensorFlow: '
-      f'pip install -e ".[tfds]") in the array_record format:\n'
-      f'  tfds build {name} --file_format=array_record'
-      + (f' --data_dir={data_dir}' if data_dir else '')
-      + '\nor set config.data_dir to a directory where it is prepared.'
+    build = f'tfds build {name} --file_format=array_record' + (
+      f' --data_dir={data_dir}' if data_dir else ''
+    )
+    raise errors.MissingInputError(
+      f'TFDS dataset {name!r} (config.dataset) is not prepared for reading in '
+      f'{builder.data_dir}: prepare it once with `{build}` (needs internet and TensorFlow: '
+      f'pip install -e ".[tfds]"), or set config.data_dir to a directory where it is '
+      f'prepared. TFDS said: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ""}'
     ) from e
   features = builder.info.features
   image_key = 'image' if 'image' in features else None
   if image_key is None:
-    raise ValueError(f'TFDS dataset {name!r} has no "image" feature (features: {list(features)}).')
+    raise errors.UserInputError(
+      f'TFDS dataset {name!r} has no "image" feature (features: {list(features)}).'
+    )
   num_classes = features['label'].num_classes if 'label' in features else 0
   size = config.image_size
   channels = features[image_key].shape[-1]

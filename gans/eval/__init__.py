@@ -14,6 +14,7 @@ import os
 from absl import logging
 import jax
 
+from gans import errors
 from gans import files
 from gans.eval import likelihood
 from gans.eval import samples
@@ -32,7 +33,7 @@ def build(config, exp, names=None):
       continue
     kind = fragment.get('type')
     if kind not in TYPES:
-      raise ValueError(
+      raise errors.UserInputError(
         f'config.evals.{name}.type={kind!r} is not an evaluator type; known: {", ".join(TYPES)}.'
       )
     fields = {k: v for k, v in fragment.items() if k != 'type'}
@@ -40,7 +41,7 @@ def build(config, exp, names=None):
       out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
     else:
       if exp.sample is None:
-        raise ValueError(
+        raise errors.UserInputError(
           f'config.evals.{name} (type samples): family '
           f'{config.get("family", "gan")!r} does not generate samples.'
         )
@@ -77,14 +78,31 @@ class Hook:
     return {f'eval/{self.name}/{k}': v for k, v in results.items()}
 
 
+def check_options(config):
+  """Checks the fields of every evaluator of config.evals (cheap: builds nothing).
+
+  Raises UserInputError naming `config.evals.<name>` and the field, so that a typo in
+  an evaluator that only --mode eval runs fails when training starts, not hours later.
+  """
+  option_parsers = {'samples': samples.options, 'likelihood': likelihood.options}
+  for name, fragment in config.get('evals', {}).items():
+    kind = fragment.get('type')
+    if kind not in option_parsers:
+      raise errors.UserInputError(
+        f'config.evals.{name}.type={kind!r} is not an evaluator type; known: {", ".join(TYPES)}.'
+      )
+    option_parsers[kind]({k: v for k, v in fragment.items() if k != 'type'}, name)
+
+
 def hooks(config):
   """`hooks(exp, workdir) -> [Hook]` for gans.train.loop.train: evaluators with every > 0.
 
   They are built when the loop calls it, before training starts, so a missing
-  weights file fails first.
+  weights file fails first; the fields of the others are checked then too.
   """
 
   def make(exp, workdir):
+    check_options(config)
     scheduled = [n for n, f in config.get('evals', {}).items() if f.get('every', 0) > 0]
     built = build(config, exp, names=scheduled)
     return [Hook(name, ev, exp, workdir) for name, ev in built.items()]

@@ -15,6 +15,7 @@ import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
 import numpy as np
 
+from gans import errors
 from gans import parallel
 from gans.metrics import checks
 from gans.metrics import classifier as classifier_lib
@@ -183,6 +184,6 @@ def feature_network(opts, config, dataset=None):
       opts, stacked_mnist.DIGITS if stacked else name, config.image_size, config.get('data_dir', '')
     )
     return classifier_network(clf, stacked=stacked)
-  raise ValueError(
+  raise errors.UserInputError(
     f"config.evals.<name>.features={opts.features!r}: use 'classifier' or 'inception'."
   )

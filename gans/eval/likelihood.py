@@ -21,6 +21,7 @@ import numpy as np
 
 from gans import configs
 from gans import data
+from gans import errors
 from gans import parallel
 
 
@@ -29,7 +30,7 @@ def options(fragment=None, name='likelihood'):
   values = configs.likelihood_eval().to_dict()
   for key, value in (fragment or {}).items():
     if key not in values:
-      raise ValueError(
+      raise errors.UserInputError(
         f'Unknown field {key!r} in config.evals.{name} (type likelihood); '
         f'known: {", ".join(sorted(values))}.'
       )
@@ -62,13 +63,13 @@ class LikelihoodEvaluator:
     self.opts = options(fragment, name)
     self.every = int(self.opts.every)
     if exp is not None and exp.likelihood is None:
-      raise ValueError(
+      raise errors.UserInputError(
         f'config.evals.{name}: family {config.get("family", "gan")!r} '
         f'has no likelihood; remove the evaluator or use type samples.'
       )
     train_split = config.get('train_split', 'train')
     if self.opts.split == train_split or _overlap(config.dataset, train_split, self.opts.split):
-      raise ValueError(
+      raise errors.UserInputError(
         f'config.evals.{name}.split={self.opts.split!r} overlaps the training split '
         f'{train_split!r}; a held-out log-likelihood needs examples not trained on.'
       )

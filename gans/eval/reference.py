@@ -16,6 +16,7 @@ import numpy as np
 import scipy.special
 
 from gans import data
+from gans import errors
 from gans import files
 from gans import metrics as metrics_lib
 from gans.data import images as image_lib
@@ -60,7 +61,7 @@ def reference_dataset(opts, config, dataset=None):
   name = dataset.name if dataset is not None else config.dataset
   if name == stacked_mnist.NAME:
     if split != 'train':
-      raise ValueError(
+      raise errors.UserInputError(
         f"Dataset {name!r} has only the 'train' split; got reference_split={split!r}."
       )
     return dataset if dataset is not None else data.load(config)
@@ -107,7 +108,6 @@ def reference_statistics(opts, config, net, dataset=None):
   Raises ValueError naming the cache file if it lacks an array or holds NaN/inf, and
   naming the dataset if its features come out non-finite.
   """
-
   dataset = reference_dataset(opts, config, dataset)
   indices = reference_indices(opts, dataset)
   protocol = dict(

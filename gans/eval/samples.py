@@ -45,11 +45,14 @@ import ml_collections
 import numpy as np
 
 from gans import configs
+from gans import errors
 from gans import metrics as metrics_lib
 from gans.data import images as image_lib
 from gans.eval import features as features_lib
 from gans.eval import reference as reference_lib
 from gans.metrics import checks
+from gans.metrics import inception
+from gans.metrics import pth
 from gans.train import experiment as experiment_lib
 
 IMAGE_METRICS = (
@@ -69,7 +72,7 @@ def options(fragment=None, name='samples'):
   values = configs.sample_eval().to_dict()
   for key, value in (fragment or {}).items():
     if key not in values:
-      raise ValueError(
+      raise errors.UserInputError(
         f'Unknown field {key!r} in config.evals.{name} (type samples); '
         f'known: {", ".join(sorted(values))}.'
       )
@@ -85,7 +88,7 @@ def parse_metrics(value, name='samples'):
   known = sorted(set(IMAGE_METRICS) | set(POINT_METRICS))
   for n in names:
     if n not in known:
-      raise ValueError(
+      raise errors.UserInputError(
         f'Unknown metric {n!r} in config.evals.{name}.metrics; known: {", ".join(known)}.'
       )
   return names
@@ -108,7 +111,7 @@ def compute_metrics(
   for name in names:
     allowed = IMAGE_METRICS if net.has_logits else POINT_METRICS
     if name not in allowed:
-      raise ValueError(
+      raise errors.UserInputError(
         f'Metric {name!r} is not available in the {net.name!r} feature space '
         f'(available: {", ".join(allowed)}).'
       )
@@ -230,12 +233,17 @@ class SampleEvaluator:
     allowed = IMAGE_METRICS if self.dataset.is_image else POINT_METRICS
     for name in self.opts.metrics:
       if name not in allowed:
-        raise ValueError(
+        raise errors.UserInputError(
           f'Metric {name!r} in config.evals.{self.name}.metrics does not apply to dataset '
           f'{self.dataset.name!r} ({"images" if self.dataset.is_image else "2-D points"}); '
           f'available: {", ".join(allowed)}.'
         )
-    self.net = features_lib.feature_network(self.opts, config, self.dataset)
+    try:
+      self.net = features_lib.feature_network(self.opts, config, self.dataset)
+    except FileNotFoundError as e:  # A weights or classifier file the config names.
+      raise errors.MissingInputError(f'config.evals.{self.name}: {e}') from e
+    except (inception.InceptionWeightsError, pth.PthError) as e:
+      raise errors.UserInputError(f'config.evals.{self.name}: {e}') from e
     self.reference = reference_lib.reference_statistics(self.opts, config, self.net, self.dataset)
 
   def __call__(self, exp, state, num_samples=None):

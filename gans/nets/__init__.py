@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 
 from gans import configs
+from gans import errors
 
 
 def available():
@@ -41,14 +42,14 @@ def _module(kind, cfg, num_classes, key=None, **extra):
     mod = importlib.import_module(f'gans.nets.{name}')
     cls = getattr(mod, kind)
   except (ImportError, AttributeError):
-    raise ValueError(
+    raise errors.UserInputError(
       f'config.{key}.name={name!r} is not a module with a {kind}; '
       f'architectures with a Generator: {", ".join(available())}.'
     ) from None
   kwargs = {k: v for k, v in cfg.to_dict().items() if k != 'name'}
   fields = {f.name for f in dataclasses.fields(cls)} - {'parent', 'name'}
   if 'num_classes' in kwargs:
-    raise ValueError(
+    raise errors.UserInputError(
       f'config.{key}.num_classes: set config.conditional and '
       f'config.num_classes instead; they reach both networks.'
     )
@@ -57,7 +58,7 @@ def _module(kind, cfg, num_classes, key=None, **extra):
   kwargs.update(extra)
   unknown = sorted(set(kwargs) - fields)
   if unknown:
-    raise ValueError(
+    raise errors.UserInputError(
       f'config.{key} has fields {unknown} that {name}.{kind} '
       f'does not take; it takes {sorted(fields - set(extra))}.'
     )

@@ -10,6 +10,8 @@ import os
 import jax
 import orbax.checkpoint as ocp
 
+from gans import errors
+
 
 def shapes_of(tree):
   """{'models/generator/params/up0/kernel': [4, 4, 256, 128], ...} for every array."""
@@ -17,19 +19,23 @@ def shapes_of(tree):
   return {jax.tree_util.keystr(path, simple=True, separator='/'): list(x.shape) for path, x in flat}
 
 
-class CheckpointMismatchError(ValueError):
-  pass
+class CheckpointMismatchError(errors.UserInputError):
+  """The checkpoint was made with another architecture than the config's."""
 
 
 class Checkpoints:
-  """Saves and restores (state, data position) under `workdir/checkpoints`."""
+  """Saves and restores (state, data position) under `workdir/checkpoints`.
+
+  Nothing is created until the first save, so reading a workdir (--mode sample, eval)
+  never adds a folder to it.
+  """
 
   def __init__(self, workdir, keep=3):
     self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
     self.manager = ocp.CheckpointManager(
       self.directory,
       options=ocp.CheckpointManagerOptions(
-        max_to_keep=keep, create=True, enable_async_checkpointing=False
+        max_to_keep=keep, create=False, enable_async_checkpointing=False
       ),
       item_names=('state', 'meta'),
     )

@@ -18,6 +18,7 @@ import numpy as np
 
 from gans import configs
 from gans import data
+from gans import errors
 from gans import parallel
 
 
@@ -91,7 +92,9 @@ def family_module(config):
   """The package gans.families.<config.family>; ValueError names an unknown family."""
   name = config.get('family', 'gan')
   if name not in families():
-    raise ValueError(f'config.family={name!r} is not a family; available: {", ".join(families())}.')
+    raise errors.UserInputError(
+      f'config.family={name!r} is not a family; available: {", ".join(families())}.'
+    )
   return importlib.import_module(f'gans.families.{name}')
 
 
@@ -100,7 +103,12 @@ def validate(config):
   configs.validate(config)
   family = family_module(config)
   if hasattr(family, 'validate'):
-    family.validate(config)
+    try:
+      family.validate(config)
+    except errors.UserInputError:
+      raise
+    except ValueError as e:  # A family's `validate` checks only the config.
+      raise errors.UserInputError(str(e)) from e
   return family
 
 
@@ -118,7 +126,7 @@ def build(config, mesh=None, dataset=None):
     data.load(config, split=config.get('train_split', 'train')) if (dataset is None) else dataset
   )
   if config.get('conditional', False) and dataset.num_classes != config.num_classes:
-    raise ValueError(
+    raise errors.UserInputError(
       f'config.conditional: dataset {dataset.name!r} has '
       f'{dataset.num_classes} classes but config.num_classes is '
       f'{config.num_classes}.'
@@ -134,7 +142,9 @@ def generated_batches(exp, state, num, seed=0, batch_size=None, use_ema=True):
   `use_ema`. Raises ValueError when the family does not sample.
   """
   if exp.sample is None:
-    raise ValueError(f'Family {exp.config.get("family", "gan")!r} does not generate samples.')
+    raise errors.UserInputError(
+      f'Family {exp.config.get("family", "gan")!r} does not generate samples.'
+    )
   batch_size = batch_size or max(exp.config.batch_size, 1)
   key = jax.random.PRNGKey(seed)
   for i in range(0, num, batch_size):

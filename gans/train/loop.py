@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from gans import data
+from gans import errors
 from gans import parallel
 from gans.data import images as image_lib
 from gans.train import checkpoint as checkpoint_lib
@@ -69,20 +70,26 @@ def train(config, workdir, dataset=None, hooks=None):
   each hook has an int `every` and is called as `hook(state) -> {name: float}` every
   `every` steps and at the last step, its values logged as scalars (gans.run builds
   the evaluators of config.evals this way; the loop knows nothing of evaluation).
+  Nothing is created in `workdir` before the config, dataset, hooks and checkpoint
+  have been checked.
   """
-  os.makedirs(workdir, exist_ok=True)
   exp = experiment_lib.build(config, dataset=dataset)
   hooks = list(hooks(exp, workdir)) if hooks is not None else []
   is_main = jax.process_index() == 0
   ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
-  state = exp.init()
-  position = 0
-  if ckpts.latest_step() is not None:
-    state, position = ckpts.restore(state)
-    logging.info(
-      'Resumed from step %d (data position %d) in %s', int(state.step), position, ckpts.directory
-    )
+  try:
+    state = exp.init()
+    position = 0
+    if ckpts.latest_step() is not None:
+      state, position = ckpts.restore(state)
+      logging.info(
+        'Resumed from step %d (data position %d) in %s', int(state.step), position, ckpts.directory
+      )
+  except BaseException:
+    ckpts.close()
+    raise
   if is_main:
+    os.makedirs(workdir, exist_ok=True)
     save_config(config, workdir)
   start = int(state.step)
   writer = writer_lib.Writer(workdir, enabled=is_main)
@@ -162,14 +169,17 @@ def train(config, workdir, dataset=None, hooks=None):
 
 
 def restore_latest(config, workdir, exp=None):
-  """Builds the experiment and restores the latest checkpoint of `workdir`."""
-  exp = exp or experiment_lib.build(config)
+  """Builds the experiment and restores the latest checkpoint of `workdir`.
+
+  Creates nothing. Raises MissingInputError when the workdir has no checkpoint.
+  """
   ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
   try:
     if ckpts.latest_step() is None:
-      raise FileNotFoundError(
+      raise errors.MissingInputError(
         f'No checkpoint in {ckpts.directory}; train first with --mode train --workdir {workdir}.'
       )
+    exp = exp or experiment_lib.build(config)
     state, _ = ckpts.restore(exp.init())
   finally:
     ckpts.close()

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gans import errors
+
 
 @flax.struct.dataclass
 class ModelState:
@@ -69,18 +71,18 @@ def make_optimizer(cfg, num_updates):
   if decay == 'linear':
     lr = optax.linear_schedule(lr, 0.0, num_updates)
   elif decay != 'none':
-    raise ValueError(f"Optimizer decay {decay!r} is not 'none' or 'linear'.")
+    raise errors.UserInputError(f"Optimizer decay {decay!r} is not 'none' or 'linear'.")
   if name == 'sgd' and not kwargs.get('momentum'):
     kwargs['momentum'] = None  # optax.sgd: None (not 0) means plain SGD.
   fn = getattr(optax, name, None)
   if not callable(fn) or name.startswith('_'):
-    raise ValueError(
+    raise errors.UserInputError(
       f'Optimizer name {name!r} is not an optax optimizer (e.g. adam, adamw, rmsprop, sgd, lamb).'
     )
   try:
     tx = fn(lr, **kwargs)
   except TypeError as e:
-    raise ValueError(
+    raise errors.UserInputError(
       f'Optimizer {name!r} does not take the fields {sorted(kwargs)} ({e}).'
     ) from None
   if clip_norm:
