@@ -38,7 +38,7 @@ _NUM_SAMPLES = flags.DEFINE_integer(
   'samples of the sample evaluators (default their num_samples).',
 )
 _OUTPUT = flags.DEFINE_string(
-  'output', None, '--mode sample: .npz path (default WORKDIR/samples.npz).'
+  'output', None, '--mode sample: .npz path (default WORKDIR/samples.npz; .npz is added).'
 )
 _DISTRIBUTED = flags.DEFINE_bool(
   'distributed', False, 'Call jax.distributed.initialize() (multi-host runs).'

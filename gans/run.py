@@ -7,6 +7,7 @@ from absl import logging
 import jax
 
 from gans import errors
+from gans import files
 from gans import eval as eval_lib
 from gans.train import loop
 
@@ -68,7 +69,7 @@ def evaluate_checkpoint(config, workdir, num_samples=None):
   step = int(state.step)
   text = json.dumps(results, indent=2, sort_keys=True)
   if jax.process_index() == 0:
-    with open(os.path.join(workdir, f'eval_{step}.json'), 'w') as f:
+    with files.atomic_open(os.path.join(workdir, f'eval_{step}.json'), 'w') as f:
       f.write(text + '\n')
   print(text)
   return results

@@ -11,6 +11,7 @@ import numpy as np
 
 from gans import data
 from gans import errors
+from gans import files
 from gans import parallel
 from gans.data import images as image_lib
 from gans.train import checkpoint as checkpoint_lib
@@ -70,8 +71,12 @@ def train(config, workdir, dataset=None, hooks=None):
   each hook has an int `every` and is called as `hook(state) -> {name: float}` every
   `every` steps and at the last step, its values logged as scalars (gans.run builds
   the evaluators of config.evals this way; the loop knows nothing of evaluation).
-  Nothing is created in `workdir` before the config, dataset, hooks and checkpoint
-  have been checked.
+
+  Resumes from the latest checkpoint. On resume every
+  log of the run (WORKDIR/*.jsonl, TensorBoard) drops what it holds after the
+  restored step, which the run is about to log again. A finished run (restored step
+  >= config.total_steps) says so and writes nothing. Nothing is created in `workdir`
+  before the config, dataset, hooks and checkpoint have been checked.
   """
   exp = experiment_lib.build(config, dataset=dataset)
   hooks = list(hooks(exp, workdir)) if hooks is not None else []
@@ -82,17 +87,31 @@ def train(config, workdir, dataset=None, hooks=None):
     position = 0
     if ckpts.latest_step() is not None:
       state, position = ckpts.restore(state)
-      logging.info(
-        'Resumed from step %d (data position %d) in %s', int(state.step), position, ckpts.directory
-      )
   except BaseException:
     ckpts.close()
     raise
+  start = int(state.step)
+  if start >= config.total_steps:
+    ckpts.close()
+    logging.info(
+      'The run in %s is finished: its checkpoint is at step %d and config.total_steps is %d; '
+      'nothing to do (raise --config.total_steps to train on).',
+      workdir,
+      start,
+      config.total_steps,
+    )
+    return state
+  if start:
+    logging.info('Resumed from step %d (data position %d) in %s', start, position, ckpts.directory)
   if is_main:
     os.makedirs(workdir, exist_ok=True)
     save_config(config, workdir)
-  start = int(state.step)
-  writer = writer_lib.Writer(workdir, enabled=is_main)
+    if start:
+      for path, dropped in writer_lib.drop_rows_after(workdir, start).items():
+        logging.info(
+          'Dropped %d rows after step %d from %s (logged again now).', dropped, start, path
+        )
+  writer = writer_lib.Writer(workdir, enabled=is_main, purge_step=start + 1 if start else None)
   if start == 0:
     counts = ', '.join(f'{name} {n:,}' for name, n in state_lib.param_counts(state).items())
     logging.info(
@@ -186,10 +205,17 @@ def restore_latest(config, workdir, exp=None):
   return exp, state
 
 
+def npz_path(output):
+  """The file np.savez writes for `output`: `.npz` added unless it ends so."""
+  return output if output.endswith('.npz') else output + '.npz'
+
+
 def sample(config, workdir, num_samples, output, seed=0):
   """Writes `num_samples` generated images (uint8 NHWC) or points to `output` (.npz).
 
   A conditional experiment's file also holds `labels` (sample i has class i mod K).
+  `.npz` is added to `output` unless it ends so; the file is written whole or not at
+  all.
   """
   exp, state = restore_latest(config, workdir)
   samples = np.asarray(experiment_lib.generate(exp, state, num_samples, seed=seed))
@@ -200,12 +226,14 @@ def sample(config, workdir, num_samples, output, seed=0):
   )
   if exp.num_classes:
     arrays['labels'] = np.asarray(exp.labels(0, num_samples))
-  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  np.savez_compressed(
-    output,
-    **arrays,
-    step=int(state.step),
-    protocol=json.dumps(dict(seed=seed, ema=bool(state.ema))),
-  )
-  logging.info('Wrote %d samples from step %d to %s', num_samples, int(state.step), output)
+  output = npz_path(output)
+  if jax.process_index() == 0:
+    with files.atomic_open(output, 'wb') as f:
+      np.savez_compressed(
+        f,
+        **arrays,
+        step=int(state.step),
+        protocol=json.dumps(dict(seed=seed, ema=bool(state.ema))),
+      )
+    logging.info('Wrote %d samples from step %d to %s', num_samples, int(state.step), output)
   return arrays

@@ -1,5 +1,6 @@
 """Run outputs: scalars to metrics.jsonl and TensorBoard, image grids to PNG, progress."""
 
+import glob
 import json
 import os
 import time
@@ -7,13 +8,50 @@ import time
 from absl import logging
 import numpy as np
 
+from gans import files
 from gans.data import images as image_lib
 
 
-class Writer:
-  """Writes scalars and images of one run; a no-op on processes other than 0."""
+def drop_rows_after(workdir, step):
+  """Drops the rows of every WORKDIR/*.jsonl log whose 'step' is after `step`.
 
-  def __init__(self, workdir, enabled=True):
+  For a run resumed from the checkpoint at `step`: it logs the later steps again, so
+  each step stays in each log once. A last line cut by a kill (no newline, not JSON)
+  is dropped too; other rows, with or without 'step', are kept as they are. Each
+  file is rewritten atomically. Returns {path: rows dropped} of the files changed.
+  """
+  changed = {}
+  for path in sorted(glob.glob(os.path.join(workdir, '*.jsonl'))):
+    with open(path) as f:
+      lines = f.readlines()
+    kept = []
+    for i, line in enumerate(lines):
+      try:
+        row = json.loads(line)
+      except ValueError:
+        if i == len(lines) - 1 and not line.endswith('\n'):
+          continue  # Cut by a kill while it was written.
+        kept.append(line)
+        continue
+      if isinstance(row, dict) and isinstance(row.get('step'), int) and row['step'] > step:
+        continue
+      kept.append(line)
+    if len(kept) != len(lines):
+      with files.atomic_open(path, 'w') as f:
+        f.writelines(kept)
+      changed[path] = len(lines) - len(kept)
+  return changed
+
+
+class Writer:
+  """Writes scalars and images of one run; a no-op on processes other than 0.
+
+  `purge_step` (a resumed run: the restored step + 1) makes TensorBoard hide the
+  events of earlier sessions from that step on, as drop_rows_after does for the
+  JSONL logs.
+  """
+
+  def __init__(self, workdir, enabled=True, purge_step=None):
     self.workdir = workdir
     self.enabled = enabled
     self._tb = None
@@ -21,7 +59,14 @@ class Writer:
       os.makedirs(os.path.join(workdir, 'samples'), exist_ok=True)
       from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
 
-      self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'), flush_secs=30)
+      # The pid in the name: a session started within a second of the last one would
+      # otherwise reuse its file name (seconds and host) and overwrite it.
+      self._tb = SummaryWriter(
+        os.path.join(workdir, 'tensorboard'),
+        flush_secs=30,
+        purge_step=purge_step,
+        filename_suffix=f'.{os.getpid()}',
+      )
 
   def write_scalars(self, step, scalars):
     if not self.enabled:

@@ -3,6 +3,7 @@
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import tensorflow_datasets as tfds
 
 from gans import configs
 from gans import data
+from gans import eval as eval_lib
 from gans import parallel
 from gans import run
 from gans.train import checkpoint as checkpoint_lib
@@ -147,6 +149,10 @@ def test_sigkill_and_resume_equals_uninterrupted_run(spec, tmp_path):
   out = resumed.communicate(timeout=300)[0]
   assert resumed.returncode == 0, out
   assert 'Resumed from step' in out
+  # Rows the killed run logged after its checkpoint were dropped and logged again.
+  for name in ('straight', 'killed'):
+    steps = [json.loads(l)['step'] for l in open(tmp_path / name / 'metrics.jsonl')]
+    assert steps == list(range(1, 9)), name
   a = _final_params(tmp_path / 'straight', spec)
   b = _final_params(tmp_path / 'killed', spec)
   assert int(a.step) == int(b.step) == 8
@@ -232,3 +238,94 @@ def test_sample_mode_writes_uint8_images_deterministically(tmp_path):
   ]
   np.testing.assert_array_equal(a, c)
   assert a.std() > 0
+
+
+def _event_steps(logdir):
+  """{tag: [step, ...]} of the scalars TensorBoard shows from the event files in `logdir`.
+
+  Read with tensorboardX's protos (TFRecord framing: length, crc, data, crc). As in
+  TensorBoard, a session-log START event at step s hides the events of the earlier
+  files at steps >= s (the purge of a resumed run).
+  """
+  from tensorboardX.proto import event_pb2  # pylint: disable=g-import-not-at-top
+
+  shown = {}
+  for path in sorted(glob.glob(os.path.join(logdir, 'events.*'))):  # By time, as TensorBoard.
+    data = open(path, 'rb').read()
+    offset = 0
+    while offset < len(data):
+      length = int.from_bytes(data[offset : offset + 8], 'little')
+      event = event_pb2.Event.FromString(data[offset + 12 : offset + 12 + length])
+      offset += 12 + length + 4
+      if event.HasField('session_log') and event.session_log.status == event.session_log.START:
+        shown = {tag: [s for s in steps if s < event.step] for tag, steps in shown.items()}
+      for value in event.summary.value:
+        shown.setdefault(value.tag, []).append(event.step)
+  return shown
+
+
+def test_resume_drops_every_log_row_after_the_restored_step(tmp_path):
+  """A run that logged steps 7-8 (and an eval at 8) after its last checkpoint at 6, then died.
+
+  The kill is built by removing checkpoint 8 of a finished run and cutting a half-written
+  row onto metrics.jsonl. Resumed, every log holds each step once, with the values of the
+  uninterrupted run.
+  """
+  config = _config('toy.py:dataset=ring8,size=tiny,runlocal')
+  config.total_steps, config.checkpoint_every, config.log_every = 8, 3, 1
+  config.evals.samples.update(every=2, metrics=('fid',), num_samples=64, cache_dir=str(tmp_path))
+  workdir = tmp_path / 'run'
+  loop.train(config, str(workdir), hooks=eval_lib.hooks(config))
+  straight = [json.loads(l) for l in open(workdir / 'metrics.jsonl')]
+  straight_eval = [json.loads(l) for l in open(workdir / 'eval.jsonl')]
+  assert [r['step'] for r in straight] == [1, 2, 2, 3, 4, 4, 5, 6, 6, 7, 8, 8]  # Losses, evals.
+  shutil.rmtree(workdir / 'checkpoints' / '8')
+  with open(workdir / 'metrics.jsonl', 'a') as f:
+    f.write('{"step": 9, "d_lo')  # Killed while writing.
+  time.sleep(1.1)  # Event file names hold the second they were created (and the pid).
+  state = loop.train(config, str(workdir), hooks=eval_lib.hooks(config))
+  assert int(state.step) == 8
+  resumed = [json.loads(l) for l in open(workdir / 'metrics.jsonl')]
+  assert [r['step'] for r in resumed] == [r['step'] for r in straight]
+  for a, b in zip(resumed, straight):
+    assert {k: v for k, v in a.items() if k != 'steps_per_second'} == {
+      k: v for k, v in b.items() if k != 'steps_per_second'
+    }
+  evals = [json.loads(l) for l in open(workdir / 'eval.jsonl')]
+  assert [r['step'] for r in evals] == [2, 4, 6, 8]
+  assert evals[-1]['metrics'] == straight_eval[-1]['metrics']
+  shown = _event_steps(workdir / 'tensorboard')
+  assert shown['g_loss'] == list(range(1, 9))
+  assert shown['eval/samples/fid_points'] == [2, 4, 6, 8]
+
+
+def test_rerunning_a_finished_run_says_so_and_sample_output_gets_npz(tmp_path, caplog):
+  config = _config('dcgan.py:runlocal')
+  workdir = tmp_path / 'run'
+  loop.train(config, str(workdir))
+  files = lambda: sorted(
+    (p, os.path.getmtime(p)) for p in glob.glob(str(workdir / '**'), recursive=True)
+  )
+  before = files()
+  with caplog.at_level('INFO'):
+    state = loop.train(config, str(workdir))
+  assert int(state.step) == config.total_steps
+  assert f'The run in {workdir} is finished: its checkpoint is at step 3 and' in caplog.text
+  assert 'Resumed' not in caplog.text
+  assert files() == before  # No new (empty) event file, no rewritten log.
+  # --mode sample --output x/name writes x/name.npz and logs that path.
+  caplog.clear()
+  with caplog.at_level('INFO'):
+    run.main(config, str(workdir), 'sample', num_samples=4, output=str(tmp_path / 'x/name'))
+  written = tmp_path / 'x' / 'name.npz'
+  assert np.load(written)['images'].shape == (4, 32, 32, 1)
+  assert f'Wrote 4 samples from step 3 to {written}' in caplog.text
+  assert os.listdir(tmp_path / 'x') == ['name.npz']
+
+
+def test_sample_and_eval_on_a_missing_workdir_create_nothing(tmp_path):
+  config = _config('dcgan.py:runlocal')
+  for mode in ('sample', 'eval'):
+    with pytest.raises(FileNotFoundError, match=f'No checkpoint in {tmp_path}/run/checkpoints; '):
+      run.main(config, str(tmp_path / 'run'), mode, num_samples=4)
+  assert os.listdir(tmp_path) == []
