@@ -8,7 +8,7 @@
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp --mode eval
       (every evaluator of config.evals on the latest checkpoint -> runs/wgan_gp/eval_<step>.json)
 
-A bad input (an unknown config key or dataset, a missing file or checkpoint...)
+A bad input (an unknown config key or dataset, a missing file, a damaged checkpoint...)
 stops the command before it creates anything, with one line `error: ...` naming it on
 stderr and exit status 2.
 """
@@ -39,6 +39,13 @@ _NUM_SAMPLES = flags.DEFINE_integer(
 )
 _OUTPUT = flags.DEFINE_string(
   'output', None, '--mode sample: .npz path (default WORKDIR/samples.npz; .npz is added).'
+)
+_RESUME_FROM = flags.DEFINE_integer(
+  'resume_from',
+  None,
+  'Checkpoint step to start from instead of the latest (e.g. the newest intact one when '
+  'the latest is damaged): train resumes from it, setting the newer checkpoints aside in '
+  'WORKDIR/checkpoints_set_aside/; sample and eval read it.',
 )
 _DISTRIBUTED = flags.DEFINE_bool(
   'distributed', False, 'Call jax.distributed.initialize() (multi-host runs).'
@@ -144,6 +151,7 @@ def main(argv):
       _MODE.value,
       num_samples=_NUM_SAMPLES.value,
       output=_OUTPUT.value,
+      resume_from=_RESUME_FROM.value,
     )
   except errors.UserInputError as e:
     _fail(errors.one_line(e))

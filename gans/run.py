@@ -45,26 +45,27 @@ def maybe_initialize_distributed(flag_value=False):
     )
 
 
-def main(config, workdir, mode='train', num_samples=None, output=None):
+def main(config, workdir, mode='train', num_samples=None, output=None, resume_from=None):
+  """Runs `mode` on `workdir`; `resume_from`: the checkpoint step to start from / read."""
   if mode not in MODES:
     raise errors.UserInputError(f'--mode={mode!r} is not one of {MODES}.')
   if mode == 'train':
-    return loop.train(config, workdir, hooks=eval_lib.hooks(config))
+    return loop.train(config, workdir, hooks=eval_lib.hooks(config), resume_from=resume_from)
   if mode == 'sample':
     output = output or os.path.join(workdir, 'samples.npz')
-    return loop.sample(config, workdir, num_samples or 1000, output)
+    return loop.sample(config, workdir, num_samples or 1000, output, step=resume_from)
   if mode == 'eval':  # Latest checkpoint -> workdir/eval_<step>.json (and stdout).
-    return evaluate_checkpoint(config, workdir, num_samples)
+    return evaluate_checkpoint(config, workdir, num_samples, step=resume_from)
 
 
-def evaluate_checkpoint(config, workdir, num_samples=None):
-  """--mode eval: every evaluator of config.evals on the latest checkpoint.
+def evaluate_checkpoint(config, workdir, num_samples=None, step=None):
+  """--mode eval: every evaluator of config.evals on the latest checkpoint (or `step`).
 
   Writes WORKDIR/eval_<step>.json ({evaluator name: metrics and protocol}) and prints
   it. `num_samples` overrides the sample evaluators' num_samples. Raises
   MissingInputError (a FileNotFoundError) when the workdir has no checkpoint.
   """
-  exp, state = loop.restore_latest(config, workdir)
+  exp, state = loop.restore_latest(config, workdir, step=step)
   results = eval_lib.evaluate(config, exp, state, num_samples)
   step = int(state.step)
   text = json.dumps(results, indent=2, sort_keys=True)

@@ -62,7 +62,7 @@ def _means(records):
   return {k: float(np.mean([r[k] for r in records if k in r])) for k in names}
 
 
-def train(config, workdir, dataset=None, hooks=None):
+def train(config, workdir, dataset=None, hooks=None, resume_from=None):
   """Trains (or resumes) the experiment of `config` in `workdir`. Returns the state.
 
   `dataset` overrides the one `config.dataset` names (tests, custom data). `hooks`
@@ -72,7 +72,8 @@ def train(config, workdir, dataset=None, hooks=None):
   `every` steps and at the last step, its values logged as scalars (gans.run builds
   the evaluators of config.evals this way; the loop knows nothing of evaluation).
 
-  Resumes from the latest checkpoint. On resume every
+  Resumes from the latest checkpoint, or from step `resume_from` (launch.py
+  --resume_from; the newer checkpoints are set aside, not deleted). On resume every
   log of the run (WORKDIR/*.jsonl, TensorBoard) drops what it holds after the
   restored step, which the run is about to log again. A finished run (restored step
   >= config.total_steps) says so and writes nothing. Nothing is created in `workdir`
@@ -85,8 +86,10 @@ def train(config, workdir, dataset=None, hooks=None):
   try:
     state = exp.init()
     position = 0
-    if ckpts.latest_step() is not None:
-      state, position = ckpts.restore(state)
+    if resume_from is not None or ckpts.latest_step() is not None:
+      state, position = ckpts.restore(state, step=resume_from)
+      if resume_from is not None:
+        ckpts.set_aside_after(int(resume_from))
   except BaseException:
     ckpts.close()
     raise
@@ -187,10 +190,11 @@ def train(config, workdir, dataset=None, hooks=None):
   return state
 
 
-def restore_latest(config, workdir, exp=None):
-  """Builds the experiment and restores the latest checkpoint of `workdir`.
+def restore_latest(config, workdir, exp=None, step=None):
+  """Builds the experiment and restores the latest checkpoint (or `step`) of `workdir`.
 
-  Creates nothing. Raises MissingInputError when the workdir has no checkpoint.
+  Creates nothing. Raises MissingInputError when the workdir has no checkpoint (or
+  none at `step`), DamagedCheckpointError naming the damaged step and the intact ones.
   """
   ckpts = checkpoint_lib.Checkpoints(workdir, keep=config.keep_checkpoints)
   try:
@@ -199,7 +203,7 @@ def restore_latest(config, workdir, exp=None):
         f'No checkpoint in {ckpts.directory}; train first with --mode train --workdir {workdir}.'
       )
     exp = exp or experiment_lib.build(config)
-    state, _ = ckpts.restore(exp.init())
+    state, _ = ckpts.restore(exp.init(), step=step)
   finally:
     ckpts.close()
   return exp, state
@@ -210,14 +214,14 @@ def npz_path(output):
   return output if output.endswith('.npz') else output + '.npz'
 
 
-def sample(config, workdir, num_samples, output, seed=0):
+def sample(config, workdir, num_samples, output, seed=0, step=None):
   """Writes `num_samples` generated images (uint8 NHWC) or points to `output` (.npz).
 
   A conditional experiment's file also holds `labels` (sample i has class i mod K).
-  `.npz` is added to `output` unless it ends so; the file is written whole or not at
-  all.
+  `step`: the checkpoint to sample (default the latest). `.npz` is added to `output`
+  unless it ends so; the file is written whole or not at all.
   """
-  exp, state = restore_latest(config, workdir)
+  exp, state = restore_latest(config, workdir, step=step)
   samples = np.asarray(experiment_lib.generate(exp, state, num_samples, seed=seed))
   arrays = (
     {'images': image_lib.to_uint8(samples)}
