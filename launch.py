@@ -11,6 +11,13 @@
 A bad input (an unknown config key or dataset, a missing file, a damaged checkpoint...)
 stops the command before it creates anything, with one line `error: ...` naming it on
 stderr and exit status 2.
+
+Multi-host: start the same command on every host. On TPU pods and SLURM / Open MPI
+clusters `--distributed` is enough; elsewhere also give the coordinator's host:port,
+the number of processes and each one's index (flags or the environment variables
+JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID; see gans/run.py):
+
+  python launch.py ... --coordinator_address=host0:1234 --num_processes=2 --process_id=0
 """
 
 import difflib
@@ -48,7 +55,20 @@ _RESUME_FROM = flags.DEFINE_integer(
   'WORKDIR/checkpoints_set_aside/; sample and eval read it.',
 )
 _DISTRIBUTED = flags.DEFINE_bool(
-  'distributed', False, 'Call jax.distributed.initialize() (multi-host runs).'
+  'distributed',
+  False,
+  'Call jax.distributed.initialize() (multi-host runs; implied by the three flags below).',
+)
+_COORDINATOR = flags.DEFINE_string(
+  'coordinator_address',
+  None,
+  'Multi-host: host:port of process 0 (default $JAX_COORDINATOR_ADDRESS).',
+)
+_NUM_PROCESSES = flags.DEFINE_integer(
+  'num_processes', None, 'Multi-host: number of processes (default $JAX_NUM_PROCESSES).'
+)
+_PROCESS_ID = flags.DEFINE_integer(
+  'process_id', None, 'Multi-host: index of this process (default $JAX_PROCESS_ID).'
 )
 flags.mark_flags_as_required(['config', 'workdir'])
 
@@ -144,7 +164,12 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   run.setup_logging()
   try:
-    run.maybe_initialize_distributed(_DISTRIBUTED.value)
+    run.maybe_initialize_distributed(
+      _DISTRIBUTED.value,
+      coordinator_address=_COORDINATOR.value,
+      num_processes=_NUM_PROCESSES.value,
+      process_id=_PROCESS_ID.value,
+    )
     run.main(
       _CONFIG.value,
       _WORKDIR.value,

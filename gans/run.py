@@ -28,21 +28,76 @@ def setup_logging():
   logging.get_absl_handler().addFilter(_QuietLibraries())
 
 
-def maybe_initialize_distributed(flag_value=False):
-  """Calls jax.distributed.initialize() when asked by flag or GANS_DISTRIBUTED=1.
+# The variables the multi-host docs name; this JAX reads only the first itself.
+DISTRIBUTED_ENV = dict(
+  coordinator_address='JAX_COORDINATOR_ADDRESS',
+  num_processes='JAX_NUM_PROCESSES',
+  process_id='JAX_PROCESS_ID',
+)
 
-  On TPU pods and SLURM/Open MPI clusters JAX finds the coordinator itself; elsewhere
-  set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID.
+
+def distributed_arguments(
+  coordinator_address=None, num_processes=None, process_id=None, environ=None
+):
+  """Keyword arguments for jax.distributed.initialize from flags, else the environment.
+
+  Each of the three is the flag's value when given, else the variable of
+  DISTRIBUTED_ENV when set, else left out (JAX then detects it on TPU pods and SLURM /
+  Open MPI clusters). Raises UserInputError naming a variable that is not an integer.
   """
-  if flag_value or os.environ.get('GANS_DISTRIBUTED', '') == '1':
-    jax.distributed.initialize()
-    logging.info(
-      'Process %d of %d, %d local / %d global devices',
-      jax.process_index(),
-      jax.process_count(),
-      jax.local_device_count(),
-      jax.device_count(),
-    )
+  environ = os.environ if environ is None else environ
+  given = dict(
+    coordinator_address=coordinator_address, num_processes=num_processes, process_id=process_id
+  )
+  kwargs = {}
+  for name, variable in DISTRIBUTED_ENV.items():
+    value = given[name]
+    if value is None and environ.get(variable, '').strip():
+      value = environ[variable].strip()
+      if name != 'coordinator_address':
+        try:
+          value = int(value)
+        except ValueError:
+          raise errors.UserInputError(f'{variable}={value!r} is not an integer.') from None
+    if value is not None:
+      kwargs[name] = value
+  return kwargs
+
+
+def maybe_initialize_distributed(
+  flag_value=False, coordinator_address=None, num_processes=None, process_id=None
+):
+  """Calls jax.distributed.initialize() for a multi-host run; returns whether it did.
+
+  It does when asked by flag or GANS_DISTRIBUTED=1, or when any of the coordinator
+  address, the number of processes and the process index is given (flags of launch.py,
+  or JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID). On TPU pods and
+  SLURM/Open MPI clusters JAX finds all three itself; elsewhere give all three: every
+  process the same address (host:port of process 0) and number, each its own index.
+  """
+  kwargs = distributed_arguments(coordinator_address, num_processes, process_id)
+  if not (flag_value or os.environ.get('GANS_DISTRIBUTED', '') == '1' or kwargs):
+    return False
+  try:
+    jax.distributed.initialize(**kwargs)
+  except (ValueError, RuntimeError) as e:
+    missing = [DISTRIBUTED_ENV[k] for k in DISTRIBUTED_ENV if k not in kwargs]
+    if not missing:
+      raise
+    flags_missing = ', '.join('--' + k for k in DISTRIBUTED_ENV if k not in kwargs)
+    raise errors.UserInputError(
+      f'jax.distributed.initialize could not find {", ".join(missing)} ({errors.one_line(e)}); '
+      f'outside TPU pods and SLURM / Open MPI clusters pass {flags_missing} (or set the '
+      f'variables).'
+    ) from e
+  logging.info(
+    'Process %d of %d, %d local / %d global devices',
+    jax.process_index(),
+    jax.process_count(),
+    jax.local_device_count(),
+    jax.device_count(),
+  )
+  return True
 
 
 def main(config, workdir, mode='train', num_samples=None, output=None, resume_from=None):
