@@ -10,7 +10,9 @@ extraction with the FID InceptionV3 (random weights unless GANS_INCEPTION_WEIGHT
 set: speed does not depend on the values) or the offline classifier, and the Frechet
 distance on `--fid_samples` x 2048 features, on whatever devices are present. Batches
 are synthetic arrays of the config's shape, so the input pipeline is not timed and no
-dataset is needed. Writes JSON and a markdown table (hardware named) to `--out`.
+dataset is needed. Writes JSON and a markdown table (hardware named) to `--out`
+(default `runs/benchmarks/`, git-ignored: the project's reference figures in
+`benchmarks/results/` are rewritten only with `--out benchmarks/results`).
 
 --compare-torch (needs torch, torchvision, pytorch-fid) adds the PyTorch reference step
 (benchmarks/torch_wgan_gp.py, channels_last): `torch_seconds_per_step` and `ratio` (ours
@@ -54,7 +56,12 @@ _COMPARE_TORCH = flags.DEFINE_bool(
 )
 flags.DEFINE_alias('compare-torch', 'compare_torch')
 _JSON = flags.DEFINE_bool('json', False, 'Print the results as JSON on stdout.')
-_OUT = flags.DEFINE_string('out', 'benchmarks/results', 'Directory for JSON + markdown.')
+_OUT = flags.DEFINE_string(
+  'out',
+  'runs/benchmarks',
+  'Directory for JSON + markdown (default runs/benchmarks, git-ignored; the reference '
+  'figures in benchmarks/results/ change only when named here). Empty: write nothing.',
+)
 _TINY = flags.DEFINE_bool('tiny', False, 'Seconds-long run (tests): few steps, small FID.')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

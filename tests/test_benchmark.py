@@ -1,3 +1,4 @@
+import glob
 import json
 import os
 import subprocess
@@ -20,11 +21,12 @@ def test_harness_tiny_mode_writes_well_formed_json(tmp_path):
     os.path.join(ROOT, 'experiments/wgan_gp.py:runlocal'),
     '--tiny',
     '--json',
-    '--out',
-    str(tmp_path),
   ]
   env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
-  out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+  tracked = {p: open(p, 'rb').read() for p in glob.glob(os.path.join(ROOT, 'benchmarks/results/*'))}
+  # No --out: the results go to runs/benchmarks/ (git-ignored) under the working directory.
+  out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+  assert {p: open(p, 'rb').read() for p in tracked} == tracked  # The reference figures stay.
   assert out.returncode == 0, out.stderr[-3000:]
   results = json.loads(out.stdout.strip().splitlines()[-1])
   assert results['hardware']['platform'] == 'cpu' and results['hardware']['device_count'] == 1
@@ -32,8 +34,8 @@ def test_harness_tiny_mode_writes_well_formed_json(tmp_path):
   assert results['step_seconds_min'] <= results['seconds_per_step'] <= results['step_seconds_max']
   assert results['batch_size'] == 16 and results['example_shape'] == [32, 32, 1]
   assert results['sample_images_per_second'] > 0 and results['fid_samples'] == 100
-  assert json.load(open(tmp_path / 'wgan_gp.json')) == results
-  assert '| seconds_per_step |' in (tmp_path / 'wgan_gp.md').read_text()
+  assert json.load(open(tmp_path / 'runs/benchmarks/wgan_gp.json')) == results
+  assert '| seconds_per_step |' in (tmp_path / 'runs/benchmarks/wgan_gp.md').read_text()
 
 
 def test_compare_torch_refuses_a_different_step():
