@@ -31,13 +31,14 @@ from ml_collections import config_flags
 
 from gans import configs
 from gans import errors
-from gans import run
 
 _CONFIG = config_flags.DEFINE_config_file(
   'config', None, 'Experiment file, optionally with arguments: path.py[:k=v,...].', lock_config=True
 )  # --config.<typo>=... fails instead of adding a field.
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs, samples.')
-_MODE = flags.DEFINE_enum('mode', 'train', list(run.MODES), 'What to do.')
+# gans.run.MODES: gans.run (JAX, orbax, TFDS: ~2 s) is imported once the flags are
+# parsed, so that a misspelt flag or config key is reported at once.
+_MODE = flags.DEFINE_enum('mode', 'train', ['train', 'sample', 'eval'], 'What to do.')
 _NUM_SAMPLES = flags.DEFINE_integer(
   'num_samples',
   None,
@@ -162,6 +163,8 @@ def parse_flags(argv):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  from gans import run  # pylint: disable=g-import-not-at-top
+
   run.setup_logging()
   try:
     run.maybe_initialize_distributed(
