@@ -101,40 +101,69 @@ def _median_time(fn, n):
   return float(np.median(times)), times
 
 
+# Steps whose phases are counted for the amortised time (a multiple of every lazy
+# regularization interval in use: StyleGAN2's 4 and 16).
+PHASE_CYCLE = 1024
+
+
 def time_train_step(config, steps, warmup):
+  """Times each compiled phase of the experiment's step, and their amortised mean.
+
+  A single-phase family reports `seconds_per_step` of its step. A family with lazy
+  phases (StyleGAN2: main, g_reg, d_reg, both_reg) also reports, per phase,
+  `phase_<name>_seconds_per_step`, `phase_<name>_compile_seconds` and
+  `phase_<name>_fraction` (its share of PHASE_CYCLE steps); `seconds_per_step` is
+  then the amortised mean over the phases' shares, `compile_seconds` their sum.
+  """
   exp = experiment.build(config, dataset=synthetic_dataset(config))
   state = exp.init()
-  it = data.Batches(exp.dataset, config.batch_size, 0, group=config.n_critic, prefetch=1)
+  it = data.Batches(exp.dataset, config.batch_size, 0, group=exp.batch_group, prefetch=1)
   batch = parallel.to_global(next(it)[1], exp.mesh, 1)
   it.close()
-  t = time.perf_counter()
-  compiled = exp.train_step.lower(state, batch).compile()
-  compile_seconds = time.perf_counter() - t
+  counts = {}
+  for s in range(PHASE_CYCLE):
+    counts[exp.phase(s)] = counts.get(exp.phase(s), 0) + 1
   holder = {'state': state}
+  phases = {}
+  for name in sorted(counts):
+    t = time.perf_counter()
+    compiled = exp.steps[name].lower(holder['state'], batch).compile()
+    compile_seconds = time.perf_counter() - t
 
-  def one():
-    holder['state'], metrics = compiled(holder['state'], batch)
-    return metrics
+    def one(compiled=compiled):
+      holder['state'], metrics = compiled(holder['state'], batch)
+      return metrics
 
-  for _ in range(warmup):
-    jax.block_until_ready(one())
-  median, times = _median_time(one, steps)
-  # Sampling speed: one generator forward pass (eval mode) over a batch.
-  s = holder['state']
-  sample = lambda: exp.sample(s, jax.random.PRNGKey(0), 0, config.batch_size, False)
-  jax.block_until_ready(sample())
-  sample_seconds, _ = _median_time(sample, max(3, steps // 2))
-  return dict(
-    seconds_per_step=median,
-    compile_seconds=compile_seconds,
-    step_seconds_min=float(np.min(times)),
-    step_seconds_max=float(np.max(times)),
+    for _ in range(warmup):
+      jax.block_until_ready(one())
+    median, times = _median_time(one, steps)
+    phases[name] = dict(
+      seconds=median, compile=compile_seconds, lo=min(times), hi=max(times), share=counts[name]
+    )
+  amortised = sum(p['seconds'] * p['share'] for p in phases.values()) / PHASE_CYCLE
+  results = dict(
+    seconds_per_step=amortised,
+    compile_seconds=sum(p['compile'] for p in phases.values()),
+    step_seconds_min=min(p['lo'] for p in phases.values()),
+    step_seconds_max=max(p['hi'] for p in phases.values()),
     steps_timed=steps,
     batch_size=config.batch_size,
-    n_critic=config.n_critic,
+    n_critic=exp.batch_group,
     example_shape=list(exp.dataset.example_shape),
-    sample_images_per_second=config.batch_size / sample_seconds,
-  ), exp
+  )
+  if len(phases) > 1:
+    for name, p in phases.items():
+      results[f'phase_{name}_seconds_per_step'] = p['seconds']
+      results[f'phase_{name}_compile_seconds'] = p['compile']
+      results[f'phase_{name}_fraction'] = p['share'] / PHASE_CYCLE
+  # Sampling speed: one generator forward pass (eval mode) over a batch.
+  s = holder['state']
+  if exp.sample is not None:
+    sample = lambda: exp.sample(s, jax.random.PRNGKey(0), 0, config.batch_size, False)
+    jax.block_until_ready(sample())
+    sample_seconds, _ = _median_time(sample, max(3, steps // 2))
+    results['sample_images_per_second'] = config.batch_size / sample_seconds
+  return results, exp
 
 
 def time_features(kind, batch, batches):
