@@ -25,10 +25,11 @@ EXIT_STATUS = 2  # Of a command that stopped on a UserInputError.
 
 
 def one_line(error):
-  """The message of `error` as one line: its lines joined with '; ', spaces squeezed."""
+  """The message of `error` as one line: its lines joined with '; ' (a space after a line
+  ending in ':', ';' or ','), spaces squeezed."""
   text = ''
   for line in str(error).splitlines():
     line = ' '.join(line.split())
     if line:
-      text += ('' if not text else ' ' if text.endswith(':') else '; ') + line
+      text += ('' if not text else ' ' if text[-1] in ':;,' else '; ') + line
   return text

@@ -35,8 +35,10 @@ from PIL import Image
 
 from gans import configs
 from gans import data
+from gans import errors
 from gans import eval as eval_lib
 from gans import files
+from gans import tools
 from gans.data import images as image_lib
 from gans.metrics import parzen
 from gans.train import checkpoint as checkpoint_lib
@@ -181,19 +183,6 @@ def markdown(rows, labels):
   return '\n'.join(lines) + '\n'
 
 
-def _count(minimum):
-  def parse(text):
-    try:
-      value = int(text)
-    except ValueError:
-      raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < minimum:
-      raise argparse.ArgumentTypeError(f'{value} is below {minimum}')
-    return value
-
-  return parse
-
-
 def build(workdir, only, num_samples, num_parzen, steps):
   """Trains or reuses the runs named in `only` (all if empty); writes the table; returns rows."""
   os.makedirs(os.path.join(workdir, 'table'), exist_ok=True)
@@ -234,16 +223,22 @@ def main(argv=None):
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--only', default='', help='Comma-separated run names (default all).')
   parser.add_argument(
-    '--num_samples', type=_count(2), default=2000, help='Generated samples for fid/is_classifier.'
+    '--num_samples',
+    type=tools.int_at_least(2),
+    default=2000,
+    help='Generated samples for fid/is_classifier.',
   )
   parser.add_argument(
     '--num_parzen',
-    type=_count(1),
+    type=tools.int_at_least(1),
     default=10_000,
     help='Generated samples as Parzen kernel centres.',
   )
   parser.add_argument(
-    '--steps', type=_count(0), default=0, help="Override every run's total_steps (0: the defaults)."
+    '--steps',
+    type=tools.int_at_least(0),
+    default=0,
+    help="Override every run's total_steps (0: the defaults).",
   )
   args = parser.parse_args(argv)
   only = set(filter(None, args.only.split(',')))
@@ -255,10 +250,7 @@ def main(argv=None):
     build(args.workdir, only, args.num_samples, args.num_parzen, args.steps)
   except (OSError, ValueError) as e:
     # Bad input (a path, a damaged or foreign checkpoint, a refused config): one line.
-    text = ''
-    for line in filter(None, (line.strip() for line in str(e).splitlines())):
-      text += ('' if not text else ' ' if text[-1] in ':;,' else '; ') + line
-    print(f'error: {text or type(e).__name__}', file=sys.stderr)
+    print(f'error: {errors.one_line(e) or type(e).__name__}', file=sys.stderr)
     return 2
   return 0
 

@@ -45,6 +45,7 @@ import warnings
 import numpy as np
 
 from gans import files
+from gans import tools
 from gans.data import image_files
 from gans.data import images as image_lib
 from gans.eval import features as features_lib
@@ -196,19 +197,6 @@ def compute(
   return dict(values, protocol=protocol)
 
 
-def _count(minimum):
-  def parse(text):
-    try:
-      value = int(text)
-    except ValueError:
-      raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if value < minimum:
-      raise argparse.ArgumentTypeError(f'{value} is below {minimum}')
-    return value
-
-  return parse
-
-
 def _metric_names(text):
   names = [n.strip() for n in text.split(',') if n.strip()]
   unknown = [n for n in names if n not in samples_lib.IMAGE_METRICS]
@@ -239,13 +227,13 @@ def main(argv=None):
   )
   parser.add_argument('--classifier', default=None, help='classifier .msgpack file')
   parser.add_argument('--cache_dir', default=None, help='default $GANS_CACHE_DIR or ~/.cache/gans')
-  parser.add_argument('--batch_size', type=_count(1), default=500)
-  parser.add_argument('--kid_subsets', type=_count(1), default=100)
-  parser.add_argument('--kid_subset_size', type=_count(2), default=1000)
-  parser.add_argument('--is_splits', type=_count(1), default=10)
+  parser.add_argument('--batch_size', type=tools.int_at_least(1), default=500)
+  parser.add_argument('--kid_subsets', type=tools.int_at_least(1), default=100)
+  parser.add_argument('--kid_subset_size', type=tools.int_at_least(2), default=1000)
+  parser.add_argument('--is_splits', type=tools.int_at_least(1), default=10)
   parser.add_argument(
     '--num_samples',
-    type=_count(0),
+    type=tools.int_at_least(0),
     default=0,
     help='use only the first N images of each set (0: all)',
   )

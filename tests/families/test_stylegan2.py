@@ -2,10 +2,6 @@
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +15,6 @@ from gans import parallel
 from gans.analysis import style_mixing as style_mixing_cli
 from gans.families import stylegan2
 from gans.families.stylegan2 import step as step_lib
-from gans.train import checkpoint as checkpoint_lib
 from gans.train import experiment
 from gans.train import loop
 
@@ -196,47 +191,3 @@ def test_validate_names_the_bad_key():
   c.r1_interval = 0
   with pytest.raises(ValueError, match='config.r1_interval'):
     experiment.validate(c)
-
-
-def _launch(workdir):
-  cmd = [
-    sys.executable,
-    os.path.join(ROOT, 'launch.py'),
-    '--config',
-    os.path.join(ROOT, 'experiments/stylegan2.py:runlocal'),
-    '--workdir',
-    str(workdir),
-    '--config.total_steps=8',
-    '--config.checkpoint_every=3',
-    '--config.sample_every=100',
-  ]
-  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
-  return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-@pytest.mark.slow
-def test_sigkill_and_resume_across_lazy_steps_equals_the_uninterrupted_run(tmp_path):
-  # runlocal phases: both regularizers on even steps; the resumed steps 3..7 hold the
-  # lazy steps 4 and 6.
-  straight = _launch(tmp_path / 'straight')
-  killed = _launch(tmp_path / 'killed')
-  deadline = time.time() + 600
-  while not os.path.exists(tmp_path / 'killed/checkpoints/3/commit_success.txt'):
-    assert killed.poll() is None, killed.stdout.read()
-    assert time.time() < deadline
-    time.sleep(0.05)
-  killed.send_signal(signal.SIGKILL)
-  killed.wait()
-  assert straight.wait(timeout=600) == 0, straight.stdout.read()
-  resumed = _launch(tmp_path / 'killed')
-  out = resumed.communicate(timeout=600)[0]
-  assert resumed.returncode == 0, out
-  c = _config()
-  c.total_steps = 8
-  exp = experiment.build(c, mesh=parallel.make_mesh(jax.devices()[:1]))
-  a, _ = checkpoint_lib.Checkpoints(str(tmp_path / 'straight')).restore(exp.init())
-  b, _ = checkpoint_lib.Checkpoints(str(tmp_path / 'killed')).restore(exp.init())
-  assert int(a.step) == int(b.step) == 8
-  assert float(a.extras['pl_mean']) > 0
-  for x, y in zip(jax.tree.leaves(jax.device_get(a)), jax.tree.leaves(jax.device_get(b))):
-    np.testing.assert_array_equal(x, y)

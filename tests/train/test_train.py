@@ -131,8 +131,18 @@ def _final_params(workdir, spec='wgan_gp.py'):
   return state
 
 
-# The loop and checkpoints are family-agnostic: the GAN and one likelihood family.
-@pytest.mark.parametrize('spec', ['wgan_gp.py', pytest.param('vae.py', marks=pytest.mark.slow)])
+# The loop and checkpoints are family-agnostic: the GAN, one likelihood family and
+# StyleGAN2's phases.
+# StyleGAN2's runlocal run has both lazy regularizers on even steps: the resumed steps
+# 3..7 cross the lazy steps 4 and 6.
+@pytest.mark.parametrize(
+  'spec',
+  [
+    'wgan_gp.py',
+    pytest.param('vae.py', marks=pytest.mark.slow),
+    pytest.param('stylegan2.py', marks=pytest.mark.slow),
+  ],
+)
 def test_sigkill_and_resume_equals_uninterrupted_run(spec, tmp_path):
   straight = _launch(tmp_path / 'straight', spec=spec)
   killed = _launch(tmp_path / 'killed', spec=spec)

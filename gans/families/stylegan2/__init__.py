@@ -36,6 +36,9 @@ def stylegan2_config():
   c.discriminator = configs.net('stylegan2', mbstd_group_size=4)
   # One optimizer fragment for both networks (stylegan2-ada: Adam, betas (0, 0.99)).
   c.optimizer = configs.optimizer('adam', lr=0.002, b1=0.0, b2=0.99, eps=1e-8)
+  # D's learning rate is optimizer.lr times this (1 in the paper; > 1 is the two
+  # time-scale update rule of Heusel et al. 2017).
+  c.d_lr_scale = 1.0
   c.r1_gamma = 10.0
   c.r1_interval = 16  # D steps between R1 updates (lazy regularization).
   c.pl_weight = 2.0
@@ -52,6 +55,8 @@ def stylegan2_config():
 
 def validate(config):
   """Checks the family's fields; ValueError names the key."""
+  if config.d_lr_scale <= 0:
+    raise ValueError(f'config.d_lr_scale must be positive, got {config.d_lr_scale!r}.')
   for field in ('r1_gamma', 'pl_weight', 'pl_decay', 'style_mixing_prob', 'ema_kimg', 'ema_rampup'):
     if config[field] < 0:
       raise ValueError(f'config.{field} must be >= 0, got {config[field]!r}.')
@@ -91,9 +96,9 @@ def build(config, mesh, dataset):
   g_tx = state_lib.make_optimizer(
     lazy_optimizer(config.optimizer, config.pl_interval), config.total_steps
   )
-  d_tx = state_lib.make_optimizer(
-    lazy_optimizer(config.optimizer, config.r1_interval), config.total_steps
-  )
+  d_opt = lazy_optimizer(config.optimizer, config.r1_interval)
+  d_opt.lr = d_opt.lr * config.d_lr_scale
+  d_tx = state_lib.make_optimizer(d_opt, config.total_steps)
   init = common.jit_init(
     lambda: step_lib.init_state(config, generator, discriminator, shape, g_tx, d_tx), mesh
   )
