@@ -8,11 +8,19 @@ and truncation psi; gans/families/stylegan2, gans/nets/stylegan2.py.
 
 Default (offline, 2-core CPU): mnist5k at 32x32 (train[:4000]); widths 64-16
 (channel_base 512, channel_max 64), z and w 128, 2 mapping layers (stylegan2-ada's
-`auto`/`cifar` depth), batch 32, Adam 0.0025 with betas (0, 0.99), R1 gamma 0.01 (the
-`auto` heuristic 0.0002 res^2 / batch gives 0.0064), path length weight 2, style
-mixing 0.9, EMA half-life 2 kimg with ramp-up 0.05.
+`auto`/`cifar` depth), batch 32, Adam 0.0025 with betas (0, 0.99), R1 gamma 1, path
+length weight 2, style mixing 0.9, EMA half-life 2 kimg with ramp-up 0.05; about 3
+steps/s here.
   python launch.py --config experiments/stylegan2.py --workdir runs/stylegan2
-Measured: see README, "Generative-model families" (python -m gans.tools.family_table).
+Status (measured 2026-11-30, 2-core CPU): this default does not yet give varied digits.
+After 1,000-1,500 steps the samples are one or two digit shapes (fid_classifier 670 at
+step 1,500 with gamma 1; 911 at step 1,000 with gamma 0.01, the `auto` heuristic
+0.0002 res^2 / batch), and neither gamma 10, lr 0.001-0.01, a 4x D learning rate
+(`d_lr_scale`; 20x overpowers G, whose samples stay noise), no path length or mixing, 8
+mapping layers, no minibatch stddev nor the 'orig' D changed that by step 600. The same generator and losses with the DCGAN
+discriminator (`--config.discriminator` = dcgan, width 32) give varied digits by step
+1,000, and our discriminator equals stylegan2-ada-pytorch's to 4.5e-7 on copied
+weights; see docs/stylegan2.md.
 Presets (accelerator; data prepared with TFDS), stylegan2-ada-pytorch's `--cfg`:
   :preset=cifar     CIFAR-10 32x32: widths 512 (channel_base 32768), 2 mapping
                     layers, D without residual skips, mbstd group 32, batch 64, lr
@@ -47,7 +55,7 @@ def get_config(arg=None):
     c.discriminator.update(channel_base=512, channel_max=64, mbstd_group_size=4)
     c.batch_size = 32
     c.optimizer.lr = 0.0025
-    c.r1_gamma = 0.01
+    c.r1_gamma = 1.0
     c.ema_kimg, c.ema_rampup = 2.0, 0.05
     c.total_steps = 3_000
     c.log_every, c.sample_every, c.checkpoint_every = 50, 500, 500
