@@ -14,6 +14,7 @@ Uses the EMA generator, the config's truncation_psi (override it with
 
 import json
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -22,16 +23,10 @@ import jax
 from ml_collections import config_flags
 from PIL import Image
 
+from gans import errors
 from gans import files
 from gans.families import stylegan2
 from gans.train import loop
-
-_CONFIG = config_flags.DEFINE_config_file('config', None, "The run's experiment file.")
-_WORKDIR = flags.DEFINE_string('workdir', None, "The run's directory (its checkpoints).")
-_ROWS = flags.DEFINE_integer('rows', 4, 'Latents giving the styles before the cutoff.')
-_COLS = flags.DEFINE_integer('cols', 6, 'Latents giving the styles from the cutoff on.')
-_CUTOFF = flags.DEFINE_integer('cutoff', 4, 'First layer (w index) taken from the columns.')
-_SEED = flags.DEFINE_integer('seed', 0, 'Row seeds are seed.., column seeds follow them.')
 
 
 def write_figure(config, workdir, rows=4, cols=6, cutoff=4, seed=0):
@@ -65,11 +60,27 @@ def write_figure(config, workdir, rows=4, cols=6, cutoff=4, seed=0):
   return png
 
 
-def main(argv):
-  del argv
-  write_figure(_CONFIG.value, _WORKDIR.value, _ROWS.value, _COLS.value, _CUTOFF.value, _SEED.value)
+def define_flags():
+  """The command's flags and main (defined only when run as a command, so importing
+  this module beside another absl command does not define --config twice)."""
+  config = config_flags.DEFINE_config_file('config', None, "The run's experiment file.")
+  workdir = flags.DEFINE_string('workdir', None, "The run's directory (its checkpoints).")
+  rows = flags.DEFINE_integer('rows', 4, 'Latents giving the styles before the cutoff.')
+  cols = flags.DEFINE_integer('cols', 6, 'Latents giving the styles from the cutoff on.')
+  cutoff = flags.DEFINE_integer('cutoff', 4, 'First layer (w index) taken from the columns.')
+  seed = flags.DEFINE_integer('seed', 0, 'Row seeds are seed.., column seeds follow them.')
+  flags.mark_flags_as_required(['config', 'workdir'])
+
+  def main(argv):
+    del argv
+    try:
+      write_figure(config.value, workdir.value, rows.value, cols.value, cutoff.value, seed.value)
+    except ValueError as e:  # Bad input (UserInputError is one): one line, status 2.
+      print(f'error: {errors.one_line(e)}', file=sys.stderr)
+      sys.exit(errors.EXIT_STATUS)
+
+  return main
 
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main)
+  app.run(define_flags())

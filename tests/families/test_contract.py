@@ -33,7 +33,7 @@ WIDER = {
   'vae': 'decoder.width',
   'vae_gan': 'discriminator.width',
   'pixelcnn': 'pixelcnn.features',
-  'stylegan2': 'discriminator.channel_max',
+  'stylegan2': 'discriminator.channel_base',
 }
 # Families whose contract runs take minutes here (several compiled phases): `-m slow`.
 SLOW = {'stylegan2'}
