@@ -128,13 +128,6 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
   def run_d(params, x, y):
     return discriminator.apply({'params': params}, x, y)
 
-  def update(state, name, grads, tx, stats=None):
-    m = state.models[name]
-    updates, opt_state = tx.update(grads, m.opt_state, m.params)
-    new_params = jax.tree.map(lambda p, u: p + u, m.params, updates)
-    colls = m.collections if stats is None else stats
-    return state.replace_model(name, params=new_params, opt_state=opt_state, collections=colls)
-
   def step(state, batch):
     x = constrain(batch['x'][0])
     y = batch['y'][0] if k else None
@@ -155,7 +148,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
       return jnp.mean(jax.nn.softplus(-logits)), stats
 
     (g_loss, stats), grads = jax.value_and_grad(g_main, has_aux=True)(g.params)
-    state = update(state, 'generator', grads, g_tx, stats)
+    state = common.apply_gradients(state, {'generator': grads}, g_tx, {'generator': stats})
     metrics['g_loss'] = g_loss
 
     # G reg: path length.
@@ -175,7 +168,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
         return loss, (stats, new_mean, jnp.mean(penalty))
 
       (_, (stats, new_mean, penalty)), grads = jax.value_and_grad(g_reg, has_aux=True)(g.params)
-      state = update(state, 'generator', grads, g_tx, stats)
+      state = common.apply_gradients(state, {'generator': grads}, g_tx, {'generator': stats})
       state = state.replace(extras={**state.extras, 'pl_mean': new_mean})
       metrics.update(pl_penalty=penalty, pl_mean=new_mean)
 
@@ -195,7 +188,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
       return loss, (jnp.mean(real_logits), jnp.mean(fake_logits))
 
     (d_loss, (d_real, d_fake)), grads = jax.value_and_grad(d_main, has_aux=True)(dm.params)
-    state = update(state, 'discriminator', grads, d_tx)
+    state = common.apply_gradients(
+      state, {'discriminator': grads}, d_tx, {'discriminator': dm.collections}
+    )
     metrics.update(d_loss=d_loss, d_real=d_real, d_fake=d_fake)
 
     # D reg: R1.
@@ -207,7 +202,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
         return r1 * (config.r1_gamma / 2) * config.r1_interval, r1
 
       (_, r1), grads = jax.value_and_grad(d_reg, has_aux=True)(dm.params)
-      state = update(state, 'discriminator', grads, d_tx)
+      state = common.apply_gradients(
+        state, {'discriminator': grads}, d_tx, {'discriminator': dm.collections}
+      )
       metrics['r1'] = r1
 
     # Generator EMA (params averaged, buffers copied).
