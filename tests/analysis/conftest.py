@@ -1,0 +1,34 @@
+"""Runs the analysis tests share: each trained once per session with runlocal settings."""
+
+import os
+
+import pytest
+
+from gans import configs
+from gans.train import loop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def experiment_config(name, arg='runlocal'):
+  """experiments/<name>.py:<arg> as --config loads it."""
+  return configs.load_config_file(os.path.join(ROOT, 'experiments', name) + ':' + arg)
+
+
+def _trained(tmp_path_factory, name, arg='runlocal'):
+  workdir = tmp_path_factory.mktemp(name.replace('.py', '') + '_run')
+  config = experiment_config(name, arg)
+  loop.train(config, str(workdir))
+  return config, str(workdir)
+
+
+@pytest.fixture(scope='session')
+def dcgan_run(tmp_path_factory):
+  """(config, workdir) of a 3-step runlocal DCGAN on mnist5k (unconditional)."""
+  return _trained(tmp_path_factory, 'dcgan.py')
+
+
+@pytest.fixture(scope='session')
+def cgan_run(tmp_path_factory):
+  """(config, workdir) of a 3-step runlocal conditional GAN on mnist5k (10 classes)."""
+  return _trained(tmp_path_factory, 'cgan.py')
