@@ -233,11 +233,12 @@ def feature_network(config, dataset):
     raise errors.MissingInputError(f'config.evals.samples: {e}') from e
 
 
-def features(net, images, batch_size=256):
-  """Features [N, D] float32 of float images [N, H, W, C] in [-1, 1] under `net`.
+def outputs(net, images, batch_size=256):
+  """{'features': [N, D], 'logits': [N, K] where the network has them} (float32 NumPy) of
+  float images [N, H, W, C] in [-1, 1] under the feature network `net`.
 
   Images are quantized to uint8 first (as when saved to PNG), as the sample evaluators
-  do. Raises ValueError when a feature row is non-finite.
+  do. Raises ValueError when a feature or logit row is non-finite.
   """
   images = np.asarray(images)
   batches = (
@@ -245,7 +246,12 @@ def features(net, images, batch_size=256):
   )
   out = net.features(batches)
   features_lib.check_features(out, 'the analysed images')
-  return out['features']
+  return out
+
+
+def features(net, images, batch_size=256):
+  """Features [N, D] float32 of float images [N, H, W, C] in [-1, 1] (see `outputs`)."""
+  return outputs(net, images, batch_size)['features']
 
 
 def output_dir(workdir):
