@@ -286,14 +286,14 @@ def define_flags():
     del argv
     common.run_command(
       lambda: write_figure(
-        config.value,
-        workdir.value,
-        (a.value, b.value, c.value),
-        per_group.value,
-        candidates.value,
-        seed.value,
-        class_label.value,
-        ema.value,
+        config=config.value,
+        workdir=workdir.value,
+        groups=(a.value, b.value, c.value),
+        per_group=per_group.value,
+        candidates=candidates.value,
+        seed=seed.value,
+        class_label=class_label.value,
+        use_ema=ema.value,
       )
     )
 

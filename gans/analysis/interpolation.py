@@ -250,7 +250,12 @@ def define_flags():
     del argv
     common.run_command(
       lambda: write_figure(
-        config.value, workdir.value, pairs.value, steps.value, seed.value, ema.value
+        config=config.value,
+        workdir=workdir.value,
+        pairs=pairs.value,
+        steps=steps.value,
+        seed=seed.value,
+        use_ema=ema.value,
       )
     )
 

@@ -360,15 +360,15 @@ def define_flags():
     del argv
     common.run_command(
       lambda: write_figure(
-        config.value,
-        workdir.value,
-        heldout.value,
-        num_samples.value,
-        k.value,
-        show.value,
-        hash_config.value,
-        hash_workdir.value,
-        seed.value,
+        config=config.value,
+        workdir=workdir.value,
+        heldout_split=heldout.value,
+        num_samples=num_samples.value,
+        k=k.value,
+        show=show.value,
+        hash_config=hash_config.value,
+        hash_workdir=hash_workdir.value,
+        seed=seed.value,
       )
     )
 
