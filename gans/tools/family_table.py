@@ -1,4 +1,5 @@
-r"""One table of the generative-model families on mnist5k: GAN, WGAN-GP, VAE, VAE-GAN, PixelCNN.
+r"""One table of the generative-model families on mnist5k: GAN, WGAN-GP, VAE, VAE-GAN, PixelCNN,
+StyleGAN2.
 
     python -m gans.tools.family_table --workdir runs/families
 
@@ -54,6 +55,7 @@ RUNS = (
   ('vae', 'vae.py', 'Kingma & Welling 2014', {}),
   ('vae_gan', 'vae_gan.py', 'Larsen et al. 2016', {}),
   ('pixelcnn', 'pixelcnn.py', 'van den Oord et al. 2016', {}),
+  ('stylegan2', 'stylegan2.py', 'Karras et al. 2020', {}),
 )
 # Published numbers with comparable protocols, and how ours differ.
 # None is measured under the same protocol as ours (32x32 bilinear-upsampled mnist5k,
@@ -67,6 +69,8 @@ PUBLISHED = {
   'vae_gan': 'none (CelebA; no likelihood reported)',
   'pixelcnn': 'NLL about 81 nats on binarized MNIST 28x28 (PixelRNN paper), not '
   'comparable with our 256-level nats; 256-level: CIFAR-10 3.03 bits/dim (gated PixelCNN)',
+  'stylegan2': 'none on MNIST; CIFAR-10 FID 6.96 for the baseline, 5.33 with ADA (Inception, '
+  '50k samples against the training set; the `cifar` preset)',
 }
 
 
