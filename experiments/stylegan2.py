@@ -14,10 +14,11 @@ half-life 2 kimg with ramp-up 0.05, 3,000 steps (96 kimg).
   python launch.py --config experiments/stylegan2.py --workdir runs/stylegan2
 Measured 2026-11-30 on the 2-core CPU (shared with another job): 14 minutes with the
 evaluations; fid_classifier 322 / 79 / 23.9 at steps 1,000 / 2,000 / 3,000 (2,000 EMA
-samples against all 5,000 mnist5k digits), varied, recognisable digits. With D at G's
-learning rate (`--config.d_lr_scale=1`, the paper's setting) the samples collapse to one
-or two digit shapes (fid_classifier 709 at step 1,000), and stylegan2-ada-pytorch's own
-networks and loss collapse the same way on this data; see docs/stylegan2.md.
+samples against all 5,000 mnist5k digits; seed 1: 495 / 109 / 34.8), varied,
+recognisable digits. With D at G's learning rate (`--config.d_lr_scale=1`, the paper's
+setting) the samples collapse to one or two digit shapes (fid_classifier 709 at step
+1,000), and stylegan2-ada-pytorch's own networks and loss collapse the same way on this
+data; see docs/stylegan2.md.
 Presets (accelerator; data prepared with TFDS), stylegan2-ada-pytorch's `--cfg`:
   :preset=cifar     CIFAR-10 32x32: widths 512 (channel_base 32768), 2 mapping
                     layers, D without residual skips, mbstd group 32, batch 64, lr
