@@ -218,6 +218,9 @@ def base_config():
   c.instance_noise_anneal_steps = 0  # Linear decay of that std to 0; 0 keeps it.
   c.separate_batches = True  # D sees real and fake in separate calls (else one batch).
   c.pack = 1  # PacGAN: D judges `pack` samples at once.
+  # DiffAugment policy for every image D sees (gans.augment.diffaugment): '' (off) or a
+  # subset of 'color,translation,cutout' (Zhao et al. 2020).
+  c.augment = ''
   c.aux_weight = 1.0  # ACGAN auxiliary classifier loss weight (D -> pair).
   c.health_checks = True  # Warn at log time on collapse signs (gans.train.health).
   return c

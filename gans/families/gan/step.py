@@ -10,6 +10,10 @@ chooses:
 - G's regularizer `g_ortho_reg` (beta, BigGAN orthogonal regularization);
 - the tricks of gans.train.tricks (label smoothing, noisy labels, label flips,
   instance noise, separate real/fake batches, PacGAN packing);
+- DiffAugment (`augment`, gans.augment.diffaugment): every image D sees, real or
+  generated, is augmented first (then instance noise, then packing); the gradient
+  penalty, DRAGAN and R1 are then taken through the augmentation, w.r.t. the images
+  before it (as stylegan2-ada and DiffAugment's StyleGAN2 code take R1);
 - conditional training (`conditional`, `num_classes`): G and D get labels, real ones
   from the batch and uniform fake ones; a D that returns (logit, class_logits) adds
   ACGAN's auxiliary classification loss (`aux_weight`) to both players' losses;
@@ -25,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gans.augment import diffaugment
 from gans.objectives import losses
 from gans.objectives import penalties
 from gans.families.common import apply_net  # noqa: F401  (also step_lib.apply_net)
@@ -33,7 +38,7 @@ from gans.train import state as state_lib
 
 # fold_in constants that derive the tricks' keys from a step key, so the latents and
 # the WGAN-GP key of a plain config stay what they were before the tricks existed.
-_LABEL_KEY, _NOISE_KEY, _DROPOUT_KEY, _CLASS_KEY, _REG_KEY = 11, 12, 13, 14, 15
+_LABEL_KEY, _NOISE_KEY, _DROPOUT_KEY, _CLASS_KEY, _REG_KEY, _AUG_KEY = 11, 12, 13, 14, 15, 16
 _G_STEP = 1 << 20  # fold_in index of the generator update (D updates use 0..n-1).
 
 
@@ -78,6 +83,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
   aux_weight = float(config.aux_weight)
   latent_dim = config.latent_dim
   ema_decay = float(config.ema_decay)
+  augment = diffaugment.parse_policy(config.get('augment', ''))
   constrain = constrain or (lambda x: x)
 
   def fake_labels(key, n):
@@ -86,7 +92,8 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
     return jax.random.randint(key, (n,), 0, num_classes, jnp.int32)
 
   def d_inputs(key, x, step):
-    """What D sees of a batch of samples: instance noise, then packing."""
+    """What D sees of a batch of samples: DiffAugment, instance noise, then packing."""
+    x = diffaugment.diff_augment(jax.random.fold_in(key, _AUG_KEY), x, augment)
     return tricks_lib.pack(tricks_lib.add_instance_noise(tricks, key, x, step), m)
 
   def d_update(state, inputs):
@@ -138,17 +145,25 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       def critic(x, y):
         return split_output(d(d_state, x, y, True, d_rng[0])[0])[0]
 
+      # The penalties' points: D's inputs, or with DiffAugment the images before it,
+      # seen through the real batch's augmentation.
+      if augment:
+        pen_real, pen_fake = real, fake
+        judge = lambda x: critic(d_inputs(noise_real, x, state.step), real_y)  # noqa: E731
+      else:
+        pen_real, pen_fake = real_in, fake_in
+        judge = lambda x: critic(x, real_y)  # noqa: E731
       gp = jnp.zeros(())
       if gp_weight > 0:
-        gp = penalties.gradient_penalty(lambda x: critic(x, real_y), real_in, fake_in, gp_key)
+        gp = penalties.gradient_penalty(judge, pen_real, pen_fake, gp_key)
         loss = loss + gp_weight * gp
       aux['gp'] = gp
       reg_key = fold(_REG_KEY)
       if dragan_weight > 0:
-        aux['dragan'] = penalties.dragan_penalty(lambda x: critic(x, real_y), real_in, reg_key)
+        aux['dragan'] = penalties.dragan_penalty(judge, pen_real, reg_key)
         loss = loss + dragan_weight * aux['dragan']
       if r1_gamma > 0:
-        aux['r1'] = penalties.r1_penalty(lambda x: critic(x, real_y), real_in)
+        aux['r1'] = penalties.r1_penalty(judge, pen_real)
         loss = loss + 0.5 * r1_gamma * aux['r1']
       if d_ortho > 0:
         aux['d_ortho'] = penalties.orthogonal_regularization(d_params)

@@ -20,6 +20,7 @@ import numpy as np
 
 from gans import configs
 from gans import nets
+from gans.augment import diffaugment
 from gans.families import common
 from gans.families.stylegan2 import step as step_lib
 from gans.train import state as state_lib
@@ -49,6 +50,9 @@ def stylegan2_config():
   c.ema_kimg = 10.0  # Half-life of the generator EMA in thousands of images.
   c.ema_rampup = 0.0  # > 0: half-life at most ema_rampup * images seen (cifar: 0.05).
   c.truncation_psi = 1.0  # Sampling and evaluation: w_avg + psi (w - w_avg).
+  # DiffAugment policy for every image D sees: '' or a subset of
+  # 'color,translation,cutout' (gans.augment.diffaugment; Zhao et al. 2020).
+  c.augment = ''
   c.evals = ml_collections.ConfigDict({'samples': configs.sample_eval()})
   return c
 
@@ -57,6 +61,7 @@ def validate(config):
   """Checks the family's fields; ValueError names the key."""
   if config.d_lr_scale <= 0:
     raise ValueError(f'config.d_lr_scale must be positive, got {config.d_lr_scale!r}.')
+  diffaugment.parse_policy(config.get('augment', ''))
   for field in ('r1_gamma', 'pl_weight', 'pl_decay', 'style_mixing_prob', 'ema_kimg', 'ema_rampup'):
     if config[field] < 0:
       raise ValueError(f'config.{field} must be >= 0, got {config[field]!r}.')

@@ -17,8 +17,10 @@ then the generator EMA: beta = 0.5^(B / max(ema_kimg * 1000, ...)), with ema_ram
 Style mixing (probability `style_mixing_prob`): a second z's w replaces the styles
 from a cutoff drawn uniformly in [1, num_ws) (one per batch). The mapping updates the
 tracked mean of w in the G main, G reg and D main phases. Conditional fakes use the
-real batch's labels (the data's label distribution). All randomness derives from
-fold_in(state.key, state.step).
+real batch's labels (the data's label distribution). With `augment` (DiffAugment,
+gans.augment.diffaugment) every image D sees is augmented, each D call with its own
+draw, and R1 is taken w.r.t. the reals before the augmentation (as stylegan2-ada takes
+it through ADA). All randomness derives from fold_in(state.key, state.step).
 """
 
 import math
@@ -26,6 +28,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from gans.augment import diffaugment
 from gans.families import common
 from gans.train import state as state_lib
 
@@ -37,6 +40,8 @@ PHASES = {
 }
 # fold_in indices of the phases' keys.
 _G_MAIN, _G_REG, _D_MAIN = 1, 2, 3
+# fold_in indices of the augmentation draws (G main, D main fakes and reals, D reg).
+_AUG_G, _AUG_FAKE, _AUG_REAL, _AUG_R1 = 101, 102, 103, 104
 
 
 def phase_name(step, config):
@@ -102,6 +107,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
   num_ws = generator.num_ws
   k = int(config.num_classes) if config.conditional else 0
   constrain = constrain or (lambda v: v)
+  augment = diffaugment.parse_policy(config.get('augment', ''))
   sg = jax.lax.stop_gradient
 
   def g_vars(params, stats):
@@ -125,7 +131,8 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
     )
     return synth, ws, {**stats, **mutated}
 
-  def run_d(params, x, y):
+  def run_d(params, x, y, aug_key):
+    x = diffaugment.diff_augment(aug_key, x, augment)
     return discriminator.apply({'params': params}, x, y)
 
   def step(state, batch):
@@ -133,7 +140,10 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
     y = batch['y'][0] if k else None
     n = x.shape[0]
     key = jax.random.fold_in(state.key, state.step)
-    keys = {i: jax.random.fold_in(key, i) for i in (_G_MAIN, _G_REG, _D_MAIN)}
+    keys = {
+      i: jax.random.fold_in(key, i)
+      for i in (_G_MAIN, _G_REG, _D_MAIN, _AUG_G, _AUG_FAKE, _AUG_REAL, _AUG_R1)
+    }
     metrics = {}
 
     # G main.
@@ -144,7 +154,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
 
     def g_main(params):
       synth, ws, stats = run_g(params, g.collections, z, y, run_key)
-      logits = run_d(sg(d_params), synth(ws), y)
+      logits = run_d(sg(d_params), synth(ws), y, keys[_AUG_G])
       return jnp.mean(jax.nn.softplus(-logits)), stats
 
     (g_loss, stats), grads = jax.value_and_grad(g_main, has_aux=True)(g.params)
@@ -182,8 +192,8 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
     state = state.replace_model('generator', collections=stats)
 
     def d_main(params):
-      fake_logits = run_d(params, fake, y)
-      real_logits = run_d(params, x, y)
+      fake_logits = run_d(params, fake, y, keys[_AUG_FAKE])
+      real_logits = run_d(params, x, y, keys[_AUG_REAL])
       loss = jnp.mean(jax.nn.softplus(fake_logits)) + jnp.mean(jax.nn.softplus(-real_logits))
       return loss, (jnp.mean(real_logits), jnp.mean(fake_logits))
 
@@ -198,7 +208,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
       dm = state.models['discriminator']
 
       def d_reg(params):
-        r1 = jnp.mean(r1_penalty(lambda v: run_d(params, v, y), x))
+        r1 = jnp.mean(r1_penalty(lambda v: run_d(params, v, y, keys[_AUG_R1]), x))
         return r1 * (config.r1_gamma / 2) * config.r1_interval, r1
 
       (_, r1), grads = jax.value_and_grad(d_reg, has_aux=True)(dm.params)
