@@ -26,7 +26,9 @@ Hash collisions follow DCGAN (Radford et al. 2015, Sec. 4.1.1): the autoencoder 
 same images; an image's hash is its code thresholded at 0. Reported: colliding pairs
 and the fraction of images sharing their hash within the generated set and within the
 training set, and the fraction of generated (and, as the baseline, held-out) images
-whose hash equals some training image's.
+whose hash equals some training image's; `constant_bits` counts the bits that are the
+same for every training image (they carry no information, and a hash with many of them
+collides often whatever the generator does).
 The held-out split defaults to the next split of configs.HOLDOUT_SPLITS when the run
 trains on the first (mnist5k train[:4000] -> train[4500:]; digits train[:80%] ->
 train[90%:]) and to 'test' for TFDS datasets; a run that trains on all of a built-in
@@ -246,6 +248,7 @@ def analyse(
     codes['held'] = hash_codes(hash_encode, heldout)
     numbers['hash'] = dict(
       bits=int(codes['train'].shape[1]),
+      constant_bits=int(np.sum(codes['train'].all(0) | ~codes['train'].any(0))),
       generated=collisions(codes['gen']),
       train=collisions(codes['train']),
       generated_in_train=cross_collisions(codes['gen'], codes['train']),
