@@ -63,6 +63,21 @@ def _run(args, code=None):
         hash_workdir='ae_run',
       ),
     ),
+    (
+      'd_features',
+      ['--eval_dataset=digits', '--splits=a,b,c', '--labels=10,20', '--repeats=2']
+      + ['--centroids=7', '--seed=3', '--methods=pixels,kmeans', '--cs=0.5,2'],
+      dict(
+        eval_dataset='digits',
+        splits='a,b,c',
+        label_counts=[10, 20],
+        repeats=2,
+        centroids=7,
+        seed=3,
+        methods=['pixels', 'kmeans'],
+        cs=[0.5, 2.0],
+      ),
+    ),
   ],
 )
 def test_every_flag_reaches_its_argument(name, flags, want):
@@ -81,6 +96,9 @@ def test_every_flag_reaches_its_argument(name, flags, want):
     ('arithmetic', ['--a=seven'], "error: Group 'seven': use a class label"),
     ('memorisation', [], "error: config.train_split='train' of 'mnist5k' leaves no default"),
     ('memorisation', ['--heldout_split=train[4500:]'], 'error: No checkpoint in '),
+    ('d_features', ['--labels=10,many'], 'error: --labels=10,many: give integers.'),
+    ('d_features', ['--eval_dataset=cifar10'], "error: Dataset 'cifar10' has no default"),
+    ('d_features', [], 'error: No checkpoint in '),
   ],
 )
 def test_bad_input_is_one_line_with_status_2(name, flags, message, tmp_path):
