@@ -205,14 +205,13 @@ def latent_generator(exp, state, use_ema=True, noise_seed=0):
     raise errors.UserInputError(
       f'The analyses take image generators; dataset {exp.dataset.name!r} holds 2-D points.'
     )
+  net = exp.modules.get('generator', exp.modules.get('decoder'))
   return LatentGenerator(
     family,
     latent_dim,
     k,
     draw,
-    _mixing_apply(
-      apply_fn, f'The {family} generator {type(exp.modules.get("generator")).__name__}'
-    ),
+    _mixing_apply(apply_fn, f'The {family} generator {type(net).__name__}'),
     protocol,
   )
 

@@ -167,6 +167,8 @@ class KMeansFeatures:
     self.k, self.patch, self.num_patches, self.seed = centroids, patch, num_patches, seed
 
   def fit(self, images):
+    """Learns the ZCA whitening and the centroids from float images [N, H, W, C] in
+    [-1, 1] (`num_patches` random patches); returns self."""
     rng = np.random.default_rng(self.seed)
     x = (np.asarray(images, np.float32) + 1.0) * 127.5
     n, h, w, _ = x.shape
@@ -185,6 +187,8 @@ class KMeansFeatures:
     return self
 
   def transform(self, images, batch_size=64):
+    """Features float32 [N, 4 K] of float images [N, H, W, C] in [-1, 1]: the triangle
+    activations of every stride-1 patch, summed over each image quadrant."""
     x = (np.asarray(images, np.float32) + 1.0) * 127.5
     c2 = np.sum(self.centroids**2, 1)
     whiten, mean = self.whiten.astype(np.float32), self.mean.astype(np.float32)
