@@ -146,14 +146,17 @@ def collisions(codes):
   """Hash collisions within one set: codes bool [N, L].
 
   Returns dict: `pairs` (unordered pairs i < j with identical codes), `colliding`
-  (images whose code another image shares), `unique` (distinct codes), `n`.
+  (images whose code another image shares), `unique` (distinct codes), `n`,
+  `constant_bits` (bits equal in every code: they carry no information).
   """
+  codes = np.asarray(codes, bool)
   counts = collections.Counter(_keys(codes))
   return dict(
     pairs=int(sum(c * (c - 1) // 2 for c in counts.values())),
     colliding=int(sum(c for c in counts.values() if c > 1)),
     unique=len(counts),
     n=len(codes),
+    constant_bits=int(np.sum(codes.all(0) | ~codes.any(0))) if len(codes) else 0,
   )
 
 
@@ -248,9 +251,9 @@ def analyse(
     codes['held'] = hash_codes(hash_encode, heldout)
     numbers['hash'] = dict(
       bits=int(codes['train'].shape[1]),
-      constant_bits=int(np.sum(codes['train'].all(0) | ~codes['train'].any(0))),
       generated=collisions(codes['gen']),
       train=collisions(codes['train']),
+      constant_bits=collisions(codes['train'])['constant_bits'],
       generated_in_train=cross_collisions(codes['gen'], codes['train']),
       heldout_in_train=cross_collisions(codes['held'], codes['train']),
       generated_in_train_fraction=cross_collisions(codes['gen'], codes['train']) / len(generated),

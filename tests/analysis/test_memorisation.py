@@ -31,7 +31,10 @@ def test_nearest_neighbours_equal_a_brute_force_search():
 
 def test_collision_counts_of_duplicated_codes():
   codes = np.array([[1, 0, 1], [1, 0, 1], [0, 0, 0], [1, 0, 1], [0, 0, 0], [0, 1, 0]], bool)
-  assert memorisation.collisions(codes) == dict(pairs=4, colliding=5, unique=3, n=6)
+  assert memorisation.collisions(codes) == dict(
+    pairs=4, colliding=5, unique=3, n=6, constant_bits=0
+  )
+  assert memorisation.collisions(codes[:3])['constant_bits'] == 1  # Bit 1 is always 0.
   assert memorisation.cross_collisions(codes, codes[:1]) == 3
   assert memorisation.cross_collisions(codes[5:], codes[:5]) == 0
 
@@ -78,7 +81,10 @@ def test_hash_collisions_of_duplicated_images(dcgan_run, hash_ae_run):
   assert memorisation.collisions(distinct)['unique'] == 6  # The six digits hash apart.
   dup = memorisation.hash_codes(encode, images[[0, 1, 0, 2, 0, 1, 3, 4, 5]], batch_size=4)
   np.testing.assert_array_equal(dup, distinct[[0, 1, 0, 2, 0, 1, 3, 4, 5]])
-  assert memorisation.collisions(dup) == dict(pairs=4, colliding=5, unique=6, n=9)
+  counts = memorisation.collisions(dup)
+  assert {k: counts[k] for k in ('pairs', 'colliding', 'unique', 'n')} == dict(
+    pairs=4, colliding=5, unique=6, n=9
+  )
   assert memorisation.cross_collisions(dup, distinct[:1]) == 3
   with pytest.raises(errors.UserInputError, match='must be an ae run'):
     memorisation.hash_encoder(config, 'unused', (32, 32, 1))
@@ -104,6 +110,7 @@ def test_command_writes_figure_and_numbers(dcgan_run, hash_ae_run):
   assert saved['pixels']['median_ratio'] > 1.0
   h = saved['hash']
   assert h['bits'] == 128 and h['generated']['n'] == 64 and h['train']['n'] == 4000
+  assert h['constant_bits'] == h['train']['constant_bits']
   assert 0 <= h['generated_in_train'] <= 64
   assert h['heldout_in_train_fraction'] == h['heldout_in_train'] / 500
   # Rows: sample, blank, 2 pixel neighbours, blank, 2 feature neighbours.
