@@ -80,6 +80,19 @@ def optimizer(name='adam', lr=1e-4, decay='none', **kwargs):
   return ml_collections.ConfigDict(dict(name=name, lr=lr, decay=decay, **kwargs))
 
 
+def ada(mode='off', p=0.0, target=0.6, kimg=500.0, interval=4, pipeline='bgc'):
+  """Config fragment of ADA (gans.augment.ada; Karras et al. 2020), the paper's defaults.
+
+  mode: 'off', 'fixed' (every transform with probability p) or 'adaptive' (p starts at
+  `p`, moves towards r_t = E[sign D(real)] = `target` by 1 per `kimg` thousand reals,
+  adjusted every `interval` steps). pipeline: 'bgc' (blit, geometric, colour), 'bg',
+  'blit', 'geom' or 'color'.
+  """
+  return ml_collections.ConfigDict(
+    dict(mode=mode, p=p, target=target, kimg=kimg, interval=interval, pipeline=pipeline)
+  )
+
+
 def net(name, **kwargs):
   """Config fragment naming an architecture in gans.nets and its keyword arguments."""
   return ml_collections.ConfigDict(dict(name=name, **kwargs))
@@ -96,13 +109,15 @@ def sample_eval(**overrides):
     dict(
       type='samples',
       every=0,
-      features='classifier',  # 'classifier' (offline, fid_classifier...) | 'inception'.
+      features='classifier',  # 'classifier' (offline, fid_classifier...) | 'inception'
+      # | 'vgg16' (fc2 features, the improved precision/recall protocol; needs vgg_weights).
       metrics=('fid', 'is', 'kid'),  # Also precision_recall, density_coverage,
       # mode_score, mode_count; mode_coverage for 2D toys.
       num_samples=10_000,  # Generated samples per evaluation.
       num_reference=0,  # Real samples; 0: the whole split (at most 50k).
       reference_split='train',
       inception_weights='',  # pytorch-fid's .pth; empty: $GANS_INCEPTION_WEIGHTS.
+      vgg_weights='',  # torchvision's vgg16-397923af.pth, for features='vgg16'.
       classifier_path='',  # Empty: train experiments/classifier.py once, cached.
       cache_dir='',  # Empty: $GANS_CACHE_DIR or ~/.cache/gans.
       batch_size=0,  # 0: config.batch_size.
@@ -221,6 +236,8 @@ def base_config():
   # DiffAugment policy for every image D sees (gans.augment.diffaugment): '' (off) or a
   # subset of 'color,translation,cutout' (Zhao et al. 2020).
   c.augment = ''
+  # ADA (gans.augment.ada): mode 'off', 'fixed' or 'adaptive'; at most one of augment/ada.
+  c.ada = ada()
   c.aux_weight = 1.0  # ACGAN auxiliary classifier loss weight (D -> pair).
   c.health_checks = True  # Warn at log time on collapse signs (gans.train.health).
   return c

@@ -123,9 +123,16 @@ def _launch(workdir, *extra, spec='wgan_gp.py', **popen):
   )
 
 
-def _final_params(workdir, spec='wgan_gp.py'):
+def _final_params(workdir, spec='wgan_gp.py', overrides=()):
   config = _config(f'{spec}:runlocal')
   config.total_steps = 8
+  for item in overrides:
+    key, value = item[len('--config.') :].split('=')
+    parent, _, leaf = key.rpartition('.')
+    target = config
+    for part in parent.split('.') if parent else ():
+      target = target[part]
+    target[leaf] = type(target[leaf])(value)
   exp = experiment.build(config, mesh=parallel.make_mesh(jax.devices()[:1]))
   state, _ = checkpoint_lib.Checkpoints(str(workdir)).restore(exp.init())
   return state
@@ -134,18 +141,28 @@ def _final_params(workdir, spec='wgan_gp.py'):
 # The loop and checkpoints are family-agnostic: the GAN, one likelihood family and
 # StyleGAN2's phases.
 # StyleGAN2's runlocal run has both lazy regularizers on even steps: the resumed steps
-# 3..7 cross the lazy steps 4 and 6.
+# 3..7 cross the lazy steps 4 and 6. ADA's p (adjusted every 2 steps, fast enough to
+# move) is part of the state that must survive.
+_ADA = (
+  '--config.ada.mode=adaptive',
+  '--config.ada.p=0.25',
+  '--config.ada.kimg=1.0',
+  '--config.ada.interval=2',
+)
+
+
 @pytest.mark.parametrize(
-  'spec',
+  'spec, extra',
   [
-    'wgan_gp.py',
-    pytest.param('vae.py', marks=pytest.mark.slow),
-    pytest.param('stylegan2.py', marks=pytest.mark.slow),
+    ('wgan_gp.py', ()),
+    pytest.param('wgan_gp.py', _ADA, id='wgan_gp.py-ada'),
+    pytest.param('vae.py', (), marks=pytest.mark.slow),
+    pytest.param('stylegan2.py', (), marks=pytest.mark.slow),
   ],
 )
-def test_sigkill_and_resume_equals_uninterrupted_run(spec, tmp_path):
-  straight = _launch(tmp_path / 'straight', spec=spec)
-  killed = _launch(tmp_path / 'killed', spec=spec)
+def test_sigkill_and_resume_equals_uninterrupted_run(spec, extra, tmp_path):
+  straight = _launch(tmp_path / 'straight', *extra, spec=spec)
+  killed = _launch(tmp_path / 'killed', *extra, spec=spec)
   # Kill as soon as the step-3 checkpoint is complete (steps 4.. are in flight).
   deadline = time.time() + 300
   while not os.path.exists(tmp_path / 'killed/checkpoints/3/commit_success.txt'):
@@ -155,7 +172,7 @@ def test_sigkill_and_resume_equals_uninterrupted_run(spec, tmp_path):
   killed.send_signal(signal.SIGKILL)
   killed.wait()
   assert straight.wait(timeout=300) == 0, straight.stdout.read()
-  resumed = _launch(tmp_path / 'killed', spec=spec)
+  resumed = _launch(tmp_path / 'killed', *extra, spec=spec)
   out = resumed.communicate(timeout=300)[0]
   assert resumed.returncode == 0, out
   assert 'Resumed from step' in out
@@ -163,9 +180,11 @@ def test_sigkill_and_resume_equals_uninterrupted_run(spec, tmp_path):
   for name in ('straight', 'killed'):
     steps = [json.loads(l)['step'] for l in open(tmp_path / name / 'metrics.jsonl')]
     assert steps == list(range(1, 9)), name
-  a = _final_params(tmp_path / 'straight', spec)
-  b = _final_params(tmp_path / 'killed', spec)
+  a = _final_params(tmp_path / 'straight', spec, extra)
+  b = _final_params(tmp_path / 'killed', spec, extra)
   assert int(a.step) == int(b.step) == 8
+  if extra:
+    assert float(a.extras['ada_p']) == float(b.extras['ada_p']) != 0.25
   for x, y in zip(_leaves(a), _leaves(b)):
     np.testing.assert_array_equal(x, y)
 

@@ -15,7 +15,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from gans import configs
 from gans import nets
 from gans import parallel
-from gans.augment import diffaugment
+from gans.augment import policy as augment_lib
 from gans.data import images as image_lib
 from gans.families.gan import step as step_lib
 from gans.families.gan import tricks as tricks_lib
@@ -34,7 +34,7 @@ def validate(config):
     raise ValueError(f'config.gradient_penalty must be >= 0, got {config.gradient_penalty!r}.')
   if not 0.0 <= config.ema_decay < 1.0:
     raise ValueError(f'config.ema_decay must be in [0, 1), got {config.ema_decay!r}.')
-  diffaugment.parse_policy(config.get('augment', ''))
+  augment_lib.validate(config)
   name = config.loss
   if name not in losses.LOSSES:
     raise ValueError(f'config.loss={name!r} is not a loss; known: {", ".join(losses.LOSSES)}.')
@@ -94,7 +94,7 @@ def init_state(config, generator, discriminator, example_shape, g_tx, d_tx, seed
     key=key,
     models=dict(generator=g, discriminator=d),
     ema=ema,
-    extras={},
+    extras=augment_lib.Augmentation(config).init_extras(),
   )
 
 
@@ -122,11 +122,7 @@ def grid_inputs(config, key, n):
 
 def build(config, mesh, dataset):
   """The GAN `Experiment` for `config` on `mesh` and `dataset` (validated by the caller)."""
-  if config.get('augment') and not dataset.is_image:
-    raise ValueError(
-      f'config.augment={config.augment!r} needs an image dataset; {dataset.name!r} has '
-      f'examples of shape {tuple(dataset.example_shape)}.'
-    )
+  augment_lib.check_dataset(config, dataset)
   generator, discriminator = nets.build(config, dataset.example_shape)
   g_tx, d_tx = optimizers(config)
   replicated = parallel.replicated(mesh)
@@ -184,4 +180,7 @@ def build(config, mesh, dataset):
     sample=sample,
     health=health if monitor is not None else None,
     modules=dict(generator=generator, discriminator=discriminator),
+    # The latent path of the perceptual evaluators (gans.eval.perceptual):
+    # generate(params, collections, z, y) -> samples; latents(key, n) -> z.
+    functions=dict(generate=apply_g, latents=lambda key, n: latents(config, key, n)),
   )

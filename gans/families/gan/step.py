@@ -10,10 +10,11 @@ chooses:
 - G's regularizer `g_ortho_reg` (beta, BigGAN orthogonal regularization);
 - the tricks of gans.train.tricks (label smoothing, noisy labels, label flips,
   instance noise, separate real/fake batches, PacGAN packing);
-- DiffAugment (`augment`, gans.augment.diffaugment): every image D sees, real or
-  generated, is augmented first (then instance noise, then packing); the gradient
-  penalty, DRAGAN and R1 are then taken through the augmentation, w.r.t. the images
-  before it (as stylegan2-ada and DiffAugment's StyleGAN2 code take R1);
+- augmentation (`augment`: DiffAugment; `ada`: ADA; gans.augment.policy): every image
+  D sees, real or generated, is augmented first (then instance noise, then packing);
+  the gradient penalty, DRAGAN and R1 are then taken through the augmentation, w.r.t.
+  the images before it (as stylegan2-ada and DiffAugment's StyleGAN2 code take R1).
+  ADA's p (state.extras) is adjusted from D's verdicts on the reals after the step;
 - conditional training (`conditional`, `num_classes`): G and D get labels, real ones
   from the batch and uniform fake ones; a D that returns (logit, class_logits) adds
   ACGAN's auxiliary classification loss (`aux_weight`) to both players' losses;
@@ -29,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gans.augment import diffaugment
+from gans.augment import policy as augment_lib
 from gans.objectives import losses
 from gans.objectives import penalties
 from gans.families.common import apply_net  # noqa: F401  (also step_lib.apply_net)
@@ -83,7 +84,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
   aux_weight = float(config.aux_weight)
   latent_dim = config.latent_dim
   ema_decay = float(config.ema_decay)
-  augment = diffaugment.parse_policy(config.get('augment', ''))
+  augment = augment_lib.Augmentation(config)
   constrain = constrain or (lambda x: x)
 
   def fake_labels(key, n):
@@ -91,9 +92,10 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       return None
     return jax.random.randint(key, (n,), 0, num_classes, jnp.int32)
 
-  def d_inputs(key, x, step):
-    """What D sees of a batch of samples: DiffAugment, instance noise, then packing."""
-    x = diffaugment.diff_augment(jax.random.fold_in(key, _AUG_KEY), x, augment)
+  def d_inputs(key, x, step, extras):
+    """What D sees of a batch of samples: augmentation, instance noise, then packing."""
+    if augment.enabled:
+      x = augment(jax.random.fold_in(key, _AUG_KEY), x, extras)
     return tricks_lib.pack(tricks_lib.add_instance_noise(tricks, key, x, step), m)
 
   def d_update(state, inputs):
@@ -110,8 +112,8 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
     )
     fake = jax.lax.stop_gradient(fake)
     noise_real, noise_fake = jax.random.split(fold(_NOISE_KEY))
-    real_in = d_inputs(noise_real, real, state.step)
-    fake_in = d_inputs(noise_fake, fake, state.step)
+    real_in = d_inputs(noise_real, real, state.step, state.extras)
+    fake_in = d_inputs(noise_fake, fake, state.step, state.extras)
     real_label, fake_label = tricks_lib.discriminator_labels(
       tricks, fold(_LABEL_KEY), real_in.shape[0]
     )
@@ -136,7 +138,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       real_logit, real_cls = split_output(real_out)
       fake_logit, fake_cls = split_output(fake_out)
       loss = d_loss_fn(real_logit, fake_logit, **label_kwargs)
-      aux = dict(d_real=jnp.mean(real_logit), d_fake=jnp.mean(fake_logit))
+      aux = dict(d_real=jnp.mean(real_logit), d_fake=jnp.mean(fake_logit), real_logit=real_logit)
       if real_cls is not None and conditional:
         cls = _class_loss(real_cls, real_y) + _class_loss(fake_cls, fake_y)
         loss = loss + aux_weight * cls
@@ -147,9 +149,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
 
       # The penalties' points: D's inputs, or with DiffAugment the images before it,
       # seen through the real batch's augmentation.
-      if augment:
+      if augment.enabled:
         pen_real, pen_fake = real, fake
-        judge = lambda x: critic(d_inputs(noise_real, x, state.step), real_y)  # noqa: E731
+        judge = lambda x: critic(d_inputs(noise_real, x, state.step, state.extras), real_y)  # noqa: E731
       else:
         pen_real, pen_fake = real_in, fake_in
         judge = lambda x: critic(x, real_y)  # noqa: E731
@@ -179,7 +181,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       'discriminator', params=d_params, opt_state=d_opt, collections=aux.pop('d_state')
     )
     state = state.replace_model('generator', collections=g_state)
-    return state, dict(d_loss=d_loss, **aux)
+    extras, ada_metrics = augment.observe(state.extras, aux.pop('real_logit'))
+    state = state.replace(extras=extras)
+    return state, dict(d_loss=d_loss, **aux, **ada_metrics)
 
   def g_update(state):
     key = jax.random.fold_in(jax.random.fold_in(state.key, state.step), _G_STEP)
@@ -193,7 +197,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       fake, g_state = apply_net(
         generator, g_params, g_model.collections, z, fake_y, True, fold(_DROPOUT_KEY)
       )
-      fake_in = d_inputs(fold(_NOISE_KEY), fake, state.step)
+      fake_in = d_inputs(fold(_NOISE_KEY), fake, state.step, state.extras)
       # D's collections are not updated by the generator step.
       out, _ = apply_net(
         discriminator,
@@ -233,6 +237,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       state, metrics = d_update(state, (batch['x'][i], batch['y'][i], i))
     state, g_metrics = g_update(state)
     metrics.update(g_metrics)
+    extras, ada_metrics = augment.update(state.extras, state.step)
+    metrics.update(ada_metrics)
+    state = state.replace(extras=extras)
     return state.replace(step=state.step + 1), metrics
 
   return train_step

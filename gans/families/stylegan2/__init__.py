@@ -3,7 +3,8 @@ Quality of StyleGAN", as stylegan2-ada-pytorch trains it.
 
 Models 'generator' (gans.nets.stylegan2.Generator: mapping + synthesis; collection
 'stats' holds the tracked mean of w) with its EMA, and 'discriminator'. Extras:
-'pl_mean', the running mean of the path lengths. Phases (chosen on the host from the
+'pl_mean', the running mean of the path lengths, and under ADA its p and r_t
+statistics (gans.augment.policy). Phases (chosen on the host from the
 step, each compiled once): 'main', 'g_reg' (path-length regularization every
 `pl_interval` steps), 'd_reg' (R1 every `r1_interval` steps), 'both_reg'; see
 gans/families/stylegan2/step.py for the losses. Under lazy regularization each
@@ -20,7 +21,7 @@ import numpy as np
 
 from gans import configs
 from gans import nets
-from gans.augment import diffaugment
+from gans.augment import policy as augment_lib
 from gans.families import common
 from gans.families.stylegan2 import step as step_lib
 from gans.train import state as state_lib
@@ -53,6 +54,7 @@ def stylegan2_config():
   # DiffAugment policy for every image D sees: '' or a subset of
   # 'color,translation,cutout' (gans.augment.diffaugment; Zhao et al. 2020).
   c.augment = ''
+  c.ada = configs.ada()  # ADA (gans.augment.ada); at most one of augment / ada.
   c.evals = ml_collections.ConfigDict({'samples': configs.sample_eval()})
   return c
 
@@ -61,7 +63,7 @@ def validate(config):
   """Checks the family's fields; ValueError names the key."""
   if config.d_lr_scale <= 0:
     raise ValueError(f'config.d_lr_scale must be positive, got {config.d_lr_scale!r}.')
-  diffaugment.parse_policy(config.get('augment', ''))
+  augment_lib.validate(config)
   for field in ('r1_gamma', 'pl_weight', 'pl_decay', 'style_mixing_prob', 'ema_kimg', 'ema_rampup'):
     if config[field] < 0:
       raise ValueError(f'config.{field} must be >= 0, got {config[field]!r}.')

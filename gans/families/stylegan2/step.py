@@ -17,10 +17,11 @@ then the generator EMA: beta = 0.5^(B / max(ema_kimg * 1000, ...)), with ema_ram
 Style mixing (probability `style_mixing_prob`): a second z's w replaces the styles
 from a cutoff drawn uniformly in [1, num_ws) (one per batch). The mapping updates the
 tracked mean of w in the G main, G reg and D main phases. Conditional fakes use the
-real batch's labels (the data's label distribution). With `augment` (DiffAugment,
-gans.augment.diffaugment) every image D sees is augmented, each D call with its own
-draw, and R1 is taken w.r.t. the reals before the augmentation (as stylegan2-ada takes
-it through ADA). All randomness derives from fold_in(state.key, state.step).
+real batch's labels (the data's label distribution). With `augment` (DiffAugment) or
+`ada` (ADA; gans.augment.policy) every image D sees is augmented, each D call with its
+own draw, and R1 is taken w.r.t. the reals before the augmentation (as stylegan2-ada
+takes it through ADA); ADA's p (state.extras) follows D's verdicts on the D main phase's
+reals, adjusted after the step. All randomness derives from fold_in(state.key, state.step).
 """
 
 import math
@@ -28,7 +29,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from gans.augment import diffaugment
+from gans.augment import policy as augment_lib
 from gans.families import common
 from gans.train import state as state_lib
 
@@ -107,7 +108,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
   num_ws = generator.num_ws
   k = int(config.num_classes) if config.conditional else 0
   constrain = constrain or (lambda v: v)
-  augment = diffaugment.parse_policy(config.get('augment', ''))
+  augment = augment_lib.Augmentation(config)
   sg = jax.lax.stop_gradient
 
   def g_vars(params, stats):
@@ -131,8 +132,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
     )
     return synth, ws, {**stats, **mutated}
 
-  def run_d(params, x, y, aug_key):
-    x = diffaugment.diff_augment(aug_key, x, augment)
+  def run_d(params, x, y, aug_key, extras):
+    if augment.enabled:
+      x = augment(aug_key, x, extras)
     return discriminator.apply({'params': params}, x, y)
 
   def step(state, batch):
@@ -154,7 +156,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
 
     def g_main(params):
       synth, ws, stats = run_g(params, g.collections, z, y, run_key)
-      logits = run_d(sg(d_params), synth(ws), y, keys[_AUG_G])
+      logits = run_d(sg(d_params), synth(ws), y, keys[_AUG_G], state.extras)
       return jnp.mean(jax.nn.softplus(-logits)), stats
 
     (g_loss, stats), grads = jax.value_and_grad(g_main, has_aux=True)(g.params)
@@ -192,12 +194,17 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
     state = state.replace_model('generator', collections=stats)
 
     def d_main(params):
-      fake_logits = run_d(params, fake, y, keys[_AUG_FAKE])
-      real_logits = run_d(params, x, y, keys[_AUG_REAL])
+      fake_logits = run_d(params, fake, y, keys[_AUG_FAKE], state.extras)
+      real_logits = run_d(params, x, y, keys[_AUG_REAL], state.extras)
       loss = jnp.mean(jax.nn.softplus(fake_logits)) + jnp.mean(jax.nn.softplus(-real_logits))
-      return loss, (jnp.mean(real_logits), jnp.mean(fake_logits))
+      return loss, (jnp.mean(real_logits), jnp.mean(fake_logits), real_logits)
 
-    (d_loss, (d_real, d_fake)), grads = jax.value_and_grad(d_main, has_aux=True)(dm.params)
+    (d_loss, (d_real, d_fake, real_logits)), grads = jax.value_and_grad(d_main, has_aux=True)(
+      dm.params
+    )
+    extras, ada_metrics = augment.observe(state.extras, sg(real_logits))
+    state = state.replace(extras=extras)
+    metrics.update(ada_metrics)
     state = common.apply_gradients(
       state, {'discriminator': grads}, d_tx, {'discriminator': dm.collections}
     )
@@ -208,7 +215,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
       dm = state.models['discriminator']
 
       def d_reg(params):
-        r1 = jnp.mean(r1_penalty(lambda v: run_d(params, v, y, keys[_AUG_R1]), x))
+        r1 = jnp.mean(r1_penalty(lambda v: run_d(params, v, y, keys[_AUG_R1], state.extras), x))
         return r1 * (config.r1_gamma / 2) * config.r1_interval, r1
 
       (_, r1), grads = jax.value_and_grad(d_reg, has_aux=True)(dm.params)
@@ -225,7 +232,9 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, phase, constra
       params=jax.tree.map(lambda e, p: p + beta * (e - p), ema['params'], g.params),
       collections=jax.tree.map(jnp.copy, g.collections),
     )
-    state = state.replace(ema={'generator': new_ema}, step=state.step + 1)
+    extras, ada_metrics = augment.update(state.extras, state.step)
+    metrics.update(ada_metrics)
+    state = state.replace(ema={'generator': new_ema}, extras=extras, step=state.step + 1)
     return state, metrics
 
   return step
@@ -252,5 +261,8 @@ def init_state(config, generator, discriminator, example_shape, g_tx, d_tx):
     key=key,
     models=dict(generator=g, discriminator=d),
     ema={'generator': state_lib.ema_copy(g)},
-    extras={'pl_mean': jnp.zeros((), jnp.float32)},
+    extras={
+      'pl_mean': jnp.zeros((), jnp.float32),
+      **augment_lib.Augmentation(config).init_extras(),
+    },
   )

@@ -18,7 +18,10 @@ The decoder's GAN term is the non-saturating -log Dis(fake) (Goodfellow et al. 2
 rather than the minimax log(1 - Dis(fake)) of Algorithm 1, as the paper's code trains
 it; gamma (`config.gamma`) weights content against style. Dis_l is the output of the
 discriminator submodule named `config.feature_layer` (captured with flax's
-capture_intermediates, so any discriminator architecture works). Samples decode
+capture_intermediates, so any discriminator architecture works). With `augment`
+(DiffAugment) or `ada` (ADA; gans.augment.policy) every image the discriminator sees
+is augmented; a real image and its reconstruction share one draw, so L_llike compares
+the same view of both, and the prior samples get their own. Samples decode
 z ~ N(0, I). The family has no tractable likelihood: compare it by sample metrics
 and the Parzen estimate.
 """
@@ -30,6 +33,7 @@ import optax
 
 from gans import configs
 from gans import nets
+from gans.augment import policy as augment_lib
 from gans.families import common
 from gans.objectives import likelihood as lk
 from gans.train import state as state_lib
@@ -57,6 +61,10 @@ def vae_gan_config():
   # sharp reconstructions, a posterior 70 nats from the prior and collapsed prior samples
   # (fid_classifier 714 at step 2000); variance 0 gave 116 at step 700 (16: 295).
   c.feature_variance = 0.0
+  # Augmentation of what the discriminator sees: DiffAugment policy ('' or a subset of
+  # 'color,translation,cutout') or ADA (config.ada.mode 'fixed' / 'adaptive').
+  c.augment = ''
+  c.ada = configs.ada()
   c.evals = ml_collections.ConfigDict({'samples': configs.sample_eval()})
   return c
 
@@ -74,11 +82,15 @@ def validate(config):
     raise ValueError(f'config.feature_variance must be >= 0, got {config.feature_variance!r}.')
   if config.gamma < 0:
     raise ValueError(f'config.gamma must be >= 0, got {config.gamma!r}.')
+  augment_lib.validate(config)
   if config.conditional:
     raise ValueError(
       'config.conditional: the vae_gan family has no conditional '
       'discriminator yet; train it unconditionally.'
     )
+
+
+_AUG_KEY = 16  # fold_in index of the augmentation draws in a step's key.
 
 
 def _bce(logits, target):
@@ -100,16 +112,19 @@ def build(config, mesh, dataset):
   layer = config.feature_layer
   gamma = float(config.gamma)
   variance = float(config.feature_variance)
+  augment_lib.check_dataset(config, dataset)
+  augment = augment_lib.Augmentation(config)
 
   def init_fn():
     x, y, z = common.zeros_inputs(dataset.example_shape, config.latent_dim)
-    return common.init_state(
+    state = common.init_state(
       config.seed,
       dict(
         encoder=(encoder, (x, y)), decoder=(decoder, (z, y)), discriminator=(discriminator, (x, y))
       ),
       tx,
     )
+    return state.replace(extras=augment.init_extras())
 
   def dis_apply(params, collections, x, y):
     """(logits [N], layer-l features [N, F], updated collections) in train mode."""
@@ -134,6 +149,7 @@ def build(config, mesh, dataset):
     y = batch['y'][0] if k else None
     key = jax.random.fold_in(state.key, state.step)
     z_key, p_key = jax.random.split(key)
+    pair_key, prior_key = jax.random.split(jax.random.fold_in(key, _AUG_KEY))
     enc, dec, dis = (state.models[n] for n in ('encoder', 'decoder', 'discriminator'))
     n = x.shape[0]
     z_p = jax.random.normal(p_key, (n, config.latent_dim))
@@ -144,11 +160,16 @@ def build(config, mesh, dataset):
       both = jnp.concatenate([z, z_p])
       yy = None if y is None else jnp.concatenate([y, y])
       fakes, d_coll = common.apply_net(decoder, d_params, dec.collections, both, yy, True)
-      x_rec, x_p = fakes[:n], fakes[n:]
+      x_real, x_rec, x_p = x, fakes[:n], fakes[n:]
+      if augment.enabled:
+        # The same key draws the same transforms for a batch of the same size.
+        x_real = augment(pair_key, x_real, state.extras)
+        x_rec = augment(pair_key, x_rec, state.extras)
+        x_p = augment(prior_key, x_p, state.extras)
       logits, feats, dis_coll = dis_apply(
         dis_params,
         dis.collections,
-        jnp.concatenate([x, x_rec, x_p]),
+        jnp.concatenate([x_real, x_rec, x_p]),
         None if y is None else jnp.concatenate([y, y, y]),
       )
       real_f, rec_f = feats[:n], feats[n : 2 * n]
@@ -160,7 +181,8 @@ def build(config, mesh, dataset):
       d_loss = _bce(real_l, 1.0) + _bce(rec_l, 0.0) + _bce(p_l, 0.0)
       g_gan = _bce(rec_l, 1.0) + _bce(p_l, 1.0)
       colls = dict(encoder=e_coll, decoder=d_coll, discriminator=dis_coll)
-      return dict(prior=prior, llike=llike, d_loss=d_loss, g_gan=g_gan), colls
+      terms = dict(prior=prior, llike=llike, d_loss=d_loss, g_gan=g_gan, real_logit=real_l)
+      return terms, colls
 
     sg = jax.lax.stop_gradient
     p = dict(encoder=enc.params, decoder=dec.params, discriminator=dis.params)
@@ -184,7 +206,10 @@ def build(config, mesh, dataset):
       discriminator=jax.grad(dis_loss)(p['discriminator']),
     )
     state = common.apply_gradients(state, grads, tx, colls)
-    return state.replace(step=state.step + 1), terms
+    extras, ada_observed = augment.observe(state.extras, sg(terms.pop('real_logit')))
+    extras, ada_adjusted = augment.update(extras, state.step)
+    terms = dict(terms, **ada_observed, **ada_adjusted)
+    return state.replace(extras=extras, step=state.step + 1), terms
 
   @jax.jit
   def decode(state, z, y):
