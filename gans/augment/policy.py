@@ -94,12 +94,12 @@ class Augmentation:
   def observe(self, extras, real_logits):
     """Adds D's verdicts on (augmented) reals [B] to the r_t statistics.
 
-    Returns (extras, metrics): metrics {'ada_rt': mean sign on this batch} under ADA.
+    Returns (extras, metrics): metrics {'r_t': mean sign on this batch}, logged with
+    or without augmentation (the overfitting heuristic of Karras et al. 2020: it rises
+    towards 1 as D becomes sure of the training images).
     """
-    if not self.uses_ada:
-      return extras, {}
     signs = jnp.sign(real_logits.astype(jnp.float32))
-    metrics = {'ada_rt': jnp.mean(signs)}
+    metrics = {'r_t': jnp.mean(signs)}
     if not self.adaptive:
       return extras, metrics
     extras = dict(

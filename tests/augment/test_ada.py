@@ -193,7 +193,7 @@ def test_adaptive_switch_adjusts_every_interval_steps_and_resets_its_statistics(
   extras = aug.init_extras()
   logits = jnp.ones((10,))  # r_t = 1 > 0.6: p goes up.
   extras, m = aug.observe(extras, logits)
-  assert float(m['ada_rt']) == 1.0
+  assert float(m['r_t']) == 1.0
   extras, m = aug.update(extras, jnp.int32(0))  # after step 1 of 2: not yet
   assert float(m['ada_p']) == 0.5 and float(extras['ada_count']) == 10
   extras, _ = aug.observe(extras, -logits)  # r_t over both batches: 0
@@ -259,5 +259,5 @@ def test_families_train_with_ada_and_log_p_and_rt(spec, extra, tmp_path):
   assert rows and int(state.step) == 4
   if extra:
     return
-  assert 'ada_p' in rows[-1] and -1.0 <= rows[-1]['ada_rt'] <= 1.0
+  assert 'ada_p' in rows[-1] and -1.0 <= rows[-1]['r_t'] <= 1.0
   assert float(state.extras['ada_p']) > 0.1
