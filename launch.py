@@ -45,6 +45,11 @@ _NUM_SAMPLES = flags.DEFINE_integer(
   '--mode sample: how many (default 1000); --mode eval: generated '
   'samples of the sample evaluators (default their num_samples).',
 )
+_EVALS = flags.DEFINE_list(
+  'evals',
+  None,
+  '--mode eval: the evaluators of config.evals to run, by name (default all), e.g. samples,ppl_w.',
+)
 _OUTPUT = flags.DEFINE_string(
   'output', None, '--mode sample: .npz path (default WORKDIR/samples.npz; .npz is added).'
 )
@@ -179,6 +184,7 @@ def main(argv):
       _MODE.value,
       num_samples=_NUM_SAMPLES.value,
       output=_OUTPUT.value,
+      evals=_EVALS.value,
       resume_from=_RESUME_FROM.value,
     )
   except errors.UserInputError as e:

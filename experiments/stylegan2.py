@@ -94,6 +94,13 @@ def get_config(arg=None):
     c.evals.samples.update(
       features='inception', num_samples=50_000, reference_split='train', every=0
     )
+  # Perceptual path length in W at the path ends (the StyleGAN2 paper's PPL; run with
+  # --mode eval --evals=ppl_w). LPIPS needs --config.evals.ppl_w.vgg_weights=... and
+  # .lpips_weights=...; without them, the offline classifier's features (ppl_classifier).
+  offline = c.dataset in ('mnist5k', 'digits')
+  c.evals.ppl_w = configs.ppl_eval(
+    space='w', sampling='end', num_samples=5000 if offline else 50_000
+  )
   if arg.conditional:
     c.conditional = True
     c.num_classes = 10 if c.dataset in ('mnist5k', 'digits', 'cifar10') else c.num_classes

@@ -163,6 +163,50 @@ def likelihood_eval(**overrides):
   return c
 
 
+def ppl_eval(**overrides):
+  """A 'ppl' evaluator fragment; the one place its defaults are stated."""
+  c = ml_collections.ConfigDict(
+    dict(
+      type='ppl',
+      every=0,
+      space='z',  # 'z' (slerp) | 'w' (lerp; families with a mapping network).
+      sampling='full',  # 'full': t ~ U(0, 1) | 'end': t = 0.
+      num_samples=100_000,  # Paths (Karras et al. 2019; stylegan2-ada-pytorch: 50,000).
+      epsilon=1e-4,  # The paper's step.
+      crop=False,  # The FFHQ face crop.
+      batch_size=0,  # 0: config.batch_size.
+      vgg_weights='',  # Both LPIPS files given: LPIPS; else the offline classifier.
+      lpips_weights='',
+      classifier_path='',  # Offline fallback: as config.evals.samples.classifier_path.
+      cache_dir='',
+      seed=0,
+      use_ema=True,
+    )
+  )
+  c.update(overrides)
+  return c
+
+
+def diversity_eval(**overrides):
+  """A 'diversity' evaluator fragment; the one place its defaults are stated."""
+  c = ml_collections.ConfigDict(
+    dict(
+      type='diversity',
+      every=0,
+      num_pairs=2000,  # Pairs of independent samples (not a paper constant).
+      batch_size=0,  # 0: config.batch_size.
+      vgg_weights='',
+      lpips_weights='',
+      classifier_path='',
+      cache_dir='',
+      seed=0,  # Streams seed and seed + 1.
+      use_ema=True,
+    )
+  )
+  c.update(overrides)
+  return c
+
+
 def offline_evals(c, dataset):
   """Sets the usual evaluation of a GAN experiment for `dataset`.
 

@@ -100,8 +100,11 @@ def maybe_initialize_distributed(
   return True
 
 
-def main(config, workdir, mode='train', num_samples=None, output=None, resume_from=None):
-  """Runs `mode` on `workdir`; `resume_from`: the checkpoint step to start from / read."""
+def main(
+  config, workdir, mode='train', num_samples=None, output=None, resume_from=None, evals=None
+):
+  """Runs `mode` on `workdir`; `resume_from`: the checkpoint step to start from / read;
+  `evals`: --mode eval's evaluator names (None: all of config.evals)."""
   if mode not in MODES:
     raise errors.UserInputError(f'--mode={mode!r} is not one of {MODES}.')
   if mode == 'train':
@@ -110,18 +113,26 @@ def main(config, workdir, mode='train', num_samples=None, output=None, resume_fr
     output = output or os.path.join(workdir, 'samples.npz')
     return loop.sample(config, workdir, num_samples or 1000, output, step=resume_from)
   if mode == 'eval':  # Latest checkpoint -> workdir/eval_<step>.json (and stdout).
-    return evaluate_checkpoint(config, workdir, num_samples, step=resume_from)
+    return evaluate_checkpoint(config, workdir, num_samples, step=resume_from, names=evals)
 
 
-def evaluate_checkpoint(config, workdir, num_samples=None, step=None):
-  """--mode eval: every evaluator of config.evals on the latest checkpoint (or `step`).
+def evaluate_checkpoint(config, workdir, num_samples=None, step=None, names=None):
+  """--mode eval: the evaluators of config.evals (all, or those in `names`) on the
+  latest checkpoint (or `step`).
 
   Writes WORKDIR/eval_<step>.json ({evaluator name: metrics and protocol}) and prints
-  it. `num_samples` overrides the sample evaluators' num_samples. Raises
-  MissingInputError (a FileNotFoundError) when the workdir has no checkpoint.
+  it. `num_samples` overrides the evaluators' num_samples. Raises MissingInputError (a
+  FileNotFoundError) when the workdir has no checkpoint, UserInputError for a name
+  that is not in config.evals (before restoring anything).
   """
+  known = list(config.get('evals', {}))
+  unknown = [n for n in names or () if n not in known]
+  if unknown:
+    raise errors.UserInputError(
+      f'--evals: {unknown[0]!r} is not an evaluator of config.evals; known: {", ".join(known)}.'
+    )
   exp, state = loop.restore_latest(config, workdir, step=step)
-  results = eval_lib.evaluate(config, exp, state, num_samples)
+  results = eval_lib.evaluate(config, exp, state, num_samples, names=names)
   step = int(state.step)
   text = json.dumps(results, indent=2, sort_keys=True)
   if jax.process_index() == 0:

@@ -5,6 +5,7 @@ the expected numbers are known: real data against its own reference gives FID ~ 
 uniform noise a large FID.
 """
 
+import copy
 import glob
 import json
 import os
@@ -304,6 +305,17 @@ def test_eval_hook_writes_eval_scalars_during_training(trained_run):
   # The scalars also went to TensorBoard.
   events = glob.glob(os.path.join(workdir, 'tensorboard', 'events.*'))
   assert any(b'eval/samples/fid_classifier' in open(e, 'rb').read() for e in events)
+
+
+def test_mode_eval_runs_only_the_named_evaluators(trained_run, capsys):
+  config, workdir = trained_run
+  config = copy.deepcopy(config)
+  config.evals.diversity = configs.diversity_eval(
+    num_pairs=16, batch_size=16, cache_dir=config.evals.samples.cache_dir
+  )
+  results = run.main(config, workdir, mode='eval', evals=['diversity'])
+  assert list(results) == ['diversity'] and results['diversity']['diversity_classifier'] > 0
+  capsys.readouterr()
 
 
 def test_mode_eval_writes_json_with_protocol(trained_run, capsys):

@@ -83,6 +83,10 @@ CASES = {
   # --mode sample / eval read a workdir: a missing one is an error and stays missing.
   'sample_without_run': (['--mode=sample'], 'error: No checkpoint in '),
   'eval_without_run': (['--mode=eval'], 'error: No checkpoint in '),
+  'eval_unknown_evaluator': (
+    ['--mode=eval', '--evals=samples,ppl'],
+    "error: --evals: 'ppl' is not an evaluator of config.evals; known: samples.",
+  ),
 }
 
 

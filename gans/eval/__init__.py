@@ -1,9 +1,11 @@
 """Evaluators built from `config.evals` and handed to the loop as hooks.
 
 `config.evals.<name> = dict(type=..., every=..., ...)`; `type` picks a class here:
-'samples' (gans.eval.samples: FID, IS, KID, ... of generated samples) or
-'likelihood' (gans.eval.likelihood: held-out nats and bits/dim). Each evaluator is
-built from the config and the built experiment, and called as
+'samples' (gans.eval.samples: FID, IS, KID, ... of generated samples),
+'likelihood' (gans.eval.likelihood: held-out nats and bits/dim), 'ppl' (perceptual
+path length) or 'diversity' (mean LPIPS between independent samples; both
+gans.eval.perceptual). Each evaluator is built from the config and the built
+experiment, and called as
 `evaluator(exp, state) -> {metric: float, 'protocol': {...}}`. Nothing here imports
 the training loop; the loop receives `hooks(config)` and calls them.
 """
@@ -17,11 +19,14 @@ import jax
 from gans import errors
 from gans import files
 from gans.eval import likelihood
+from gans.eval import perceptual
 from gans.eval import samples
 
 TYPES = {
   'samples': samples.SampleEvaluator,
   'likelihood': likelihood.LikelihoodEvaluator,
+  'ppl': perceptual.PathLengthEvaluator,
+  'diversity': perceptual.DiversityEvaluator,
 }
 
 
@@ -37,12 +42,12 @@ def build(config, exp, names=None):
         f'config.evals.{name}.type={kind!r} is not an evaluator type; known: {", ".join(TYPES)}.'
       )
     fields = {k: v for k, v in fragment.items() if k != 'type'}
-    if kind == 'likelihood':
+    if kind in ('likelihood', 'ppl'):
       out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
     else:
       if exp.sample is None:
         raise errors.UserInputError(
-          f'config.evals.{name} (type samples): family '
+          f'config.evals.{name} (type {kind}): family '
           f'{config.get("family", "gan")!r} does not generate samples.'
         )
       out[name] = TYPES[kind](config, exp.dataset, fields, name)
@@ -84,7 +89,12 @@ def check_options(config):
   Raises UserInputError naming `config.evals.<name>` and the field, so that a typo in
   an evaluator that only --mode eval runs fails when training starts, not hours later.
   """
-  option_parsers = {'samples': samples.options, 'likelihood': likelihood.options}
+  option_parsers = {
+    'samples': samples.options,
+    'likelihood': likelihood.options,
+    'ppl': perceptual.ppl_options,
+    'diversity': perceptual.diversity_options,
+  }
   for name, fragment in config.get('evals', {}).items():
     kind = fragment.get('type')
     if kind not in option_parsers:

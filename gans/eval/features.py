@@ -1,4 +1,4 @@
-"""Feature networks of the sample evaluators: offline classifier, Inception, raw points.
+"""Feature networks of the sample evaluators: offline classifier, Inception, VGG16, points.
 
 A `FeatureNetwork` maps uint8 images to features (and class logits where it has
 them), sharded over the local devices; `feature_network(opts, config, dataset)`
@@ -22,6 +22,7 @@ from gans.metrics import classifier as classifier_lib
 from gans.metrics import inception
 from gans.metrics import stacked_mnist
 from gans.metrics import stats as stats_lib
+from gans.metrics import vgg16
 
 
 def cache_dir(opts=None):
@@ -130,6 +131,30 @@ def inception_network(weights_path=None):
   )
 
 
+def _vgg16_apply(variables, images):
+  return {'features': vgg16.extract(variables, images, ('fc2',))['fc2']}
+
+
+def vgg16_network(weights_path):
+  """VGG16 fc2 features [N, 4096] (224x224 inputs), the feature space of the improved
+  precision/recall of Kynkaanniemi et al. 2019, from torchvision's weights file.
+
+  No class logits (IS, mode score and mode counts do not apply); metrics are reported
+  as `<metric>_vgg16`. Raises FileNotFoundError for a missing file.
+  """
+  extractor = vgg16.load(weights_path)
+  protocol = dict(
+    feature_network='vgg16',
+    vgg16_layer='fc2',
+    vgg16_weights=extractor.weights_path,
+    vgg16_sha256=extractor.sha256,
+  )
+  cache_id = f'vgg16-fc2-{(extractor.sha256 or _file_id(extractor.weights_path))[:16]}'
+  return FeatureNetwork(
+    'vgg16', _vgg16_apply, extractor.variables, None, protocol, cache_id, has_logits=False
+  )
+
+
 def _file_id(path):
   st = os.stat(path)
   return hashlib.sha256(
@@ -178,6 +203,13 @@ def feature_network(opts, config, dataset=None):
     return points_network()
   if opts.features == 'inception':
     return inception_network(opts.inception_weights or None)
+  if opts.features == 'vgg16':
+    if not opts.get('vgg_weights'):
+      raise errors.UserInputError(
+        "config.evals.<name>.features='vgg16' needs config.evals.<name>.vgg_weights "
+        "(torchvision's vgg16-397923af.pth; never downloaded)."
+      )
+    return vgg16_network(opts.vgg_weights)
   if opts.features == 'classifier':
     stacked = name == stacked_mnist.NAME
     clf = load_classifier(
@@ -185,5 +217,5 @@ def feature_network(opts, config, dataset=None):
     )
     return classifier_network(clf, stacked=stacked)
   raise errors.UserInputError(
-    f"config.evals.<name>.features={opts.features!r}: use 'classifier' or 'inception'."
+    f"config.evals.<name>.features={opts.features!r}: use 'classifier', 'inception' or 'vgg16'."
   )

@@ -4,10 +4,14 @@ r"""The sample evaluator (type 'samples'): metrics of generated samples against 
 
 Options (defaults in `gans.configs.sample_eval`):
   features         'classifier' (offline: a small CNN the project trains on the run's
-                   labelled dataset, gans/metrics/classifier.py) or 'inception' (the FID
+                   labelled dataset, gans/metrics/classifier.py), 'inception' (the FID
                    InceptionV3; weights from `inception_weights` or
-                   $GANS_INCEPTION_WEIGHTS, never downloaded). 2-D toy datasets always
-                   use the raw points ('points').
+                   $GANS_INCEPTION_WEIGHTS, never downloaded) or 'vgg16' (fc2 features
+                   at 224x224, the space of the improved precision/recall of
+                   Kynkaanniemi et al. 2019 with precision_recall_k=3; weights file
+                   `vgg_weights`; no logits, so fid, kid, precision_recall and
+                   density_coverage only). 2-D toy datasets always use the raw points
+                   ('points').
   metrics          any of fid, is, kid, precision_recall, density_coverage, mode_score,
                    mode_count, mode_coverage (toy datasets); a tuple or 'fid,kid'.
   num_samples      generated samples per evaluation; num_reference real ones
@@ -21,7 +25,8 @@ Options (defaults in `gans.configs.sample_eval`):
 Reported names. Inception metrics use the standard names (fid, is, is_std, kid, kid_std,
 precision, recall, density, coverage, mode_score, modes, modes_kl). Any other feature
 space appends its name, so nobody mistakes them for Inception numbers:
-fid_classifier, is_classifier, is_classifier_std, kid_classifier, ..., fid_points.
+fid_classifier, is_classifier, is_classifier_std, kid_classifier, ..., fid_points,
+precision_vgg16, recall_vgg16.
 mode_count: modes_<net> = number of classes that are the argmax of at least one
 generated sample, modes_kl_<net> = KL(argmax histogram || uniform over classes)
 (the Stacked MNIST statistic when the dataset is stacked_mnist: 1000 classes).
@@ -237,6 +242,18 @@ class SampleEvaluator:
           f'Metric {name!r} in config.evals.{self.name}.metrics does not apply to dataset '
           f'{self.dataset.name!r} ({"images" if self.dataset.is_image else "2-D points"}); '
           f'available: {", ".join(allowed)}.'
+        )
+    if self.opts.features == 'vgg16' and self.dataset.is_image:
+      if not self.opts.vgg_weights:
+        raise errors.UserInputError(
+          f"config.evals.{self.name}.features='vgg16' needs config.evals.{self.name}.vgg_weights "
+          "(torchvision's vgg16-397923af.pth; never downloaded)."
+        )
+      needs_logits = [m for m in self.opts.metrics if m not in POINT_METRICS]
+      if needs_logits:
+        raise errors.UserInputError(
+          f'config.evals.{self.name}.metrics: {", ".join(needs_logits)} need class logits, '
+          "which features='vgg16' lacks; use fid, kid, precision_recall, density_coverage."
         )
     try:
       self.net = features_lib.feature_network(self.opts, config, self.dataset)
