@@ -191,7 +191,12 @@ def plot(results, path):
 
 
 def build(workdir, sizes, methods, seeds, steps, eval_every, num_samples, ada_kimg):
-  """Trains or reuses every run, writes the table, JSON and plot; returns the results."""
+  """Trains or reuses every run, writes the table, JSON and plot; returns the results.
+
+  `steps`: one total_steps for every size, or a list with one per size.
+  """
+  steps = list(steps) if isinstance(steps, (list, tuple)) else [steps]
+  steps_of = dict(zip(sizes, steps if len(steps) == len(sizes) else steps[:1] * len(sizes)))
   os.makedirs(workdir, exist_ok=True)
   results, start = {}, time.time()
   for size in sizes:
@@ -200,7 +205,7 @@ def build(workdir, sizes, methods, seeds, steps, eval_every, num_samples, ada_ki
       for seed in seeds:
         name = f'{size}_{method}_s{seed}'
         print(f'{name}', flush=True)
-        config = run_config(size, method, seed, steps, eval_every, num_samples, ada_kimg)
+        config = run_config(size, method, seed, steps_of[size], eval_every, num_samples, ada_kimg)
         run_dir = os.path.join(workdir, name)
         minutes = train_or_reuse(config, run_dir)
         c = curves(run_dir)
@@ -257,7 +262,12 @@ def main(argv=None):
     '--methods', default=','.join(METHODS), type=lambda t: _list(t, str, METHODS, '--methods')
   )
   parser.add_argument('--seeds', default='0', type=lambda t: _list(t, int, flag='--seeds'))
-  parser.add_argument('--steps', type=tools.int_at_least(1), default=3000)
+  parser.add_argument(
+    '--steps',
+    default='3000',
+    type=lambda t: _list(t, int, flag='--steps'),
+    help='Steps of every run, or one value per --sizes entry (e.g. 8000,3000).',
+  )
   parser.add_argument('--eval_every', type=tools.int_at_least(1), default=250)
   parser.add_argument(
     '--num_samples', type=tools.int_at_least(2), default=2000, help='Samples per FID.'
@@ -267,6 +277,8 @@ def main(argv=None):
   bad = [n for n in args.sizes if not 1 <= n <= DATASET_SIZE]
   if bad:
     parser.error(f'argument --sizes: {bad[0]} is not in [1, {DATASET_SIZE}]')
+  if len(args.steps) not in (1, len(args.sizes)) or min(args.steps) < 1:
+    parser.error('argument --steps: one positive count, or one per --sizes entry')
   if args.ada_kimg <= 0:
     parser.error(f'argument --ada_kimg: must be positive, got {args.ada_kimg}')
   try:
