@@ -14,6 +14,7 @@ the temporary file is removed and the destination is left as it was.
 """
 
 import contextlib
+import hashlib
 import math
 import os
 import tempfile
@@ -124,3 +125,9 @@ def json_safe(value):
   if isinstance(value, float) and not math.isfinite(value):
     return None
   return value
+
+
+def sha256(path):
+  """Hex sha256 digest of the file at `path` (hashlib.file_digest); OSError if unreadable."""
+  with open(path, 'rb') as f:
+    return hashlib.file_digest(f, 'sha256').hexdigest()

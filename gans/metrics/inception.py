@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
 import warnings
 from typing import Any, Callable, Mapping, Sequence
@@ -55,6 +54,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gans import files
 from gans.metrics import pth
 
 __all__ = [
@@ -599,11 +599,7 @@ def resolve_weights_path(weights_path: str | os.PathLike | None = None) -> str:
 
 
 def _sha256(path: str) -> str:
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      digest.update(block)
-  return digest.hexdigest()
+  return files.sha256(path)
 
 
 @dataclasses.dataclass(frozen=True)

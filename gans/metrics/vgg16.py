@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import os
 import warnings
 from typing import Any, Callable, Mapping, Sequence
@@ -68,6 +67,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gans import errors
+from gans import files
 from gans.metrics import inception, pth
 
 __all__ = [
@@ -494,11 +494,7 @@ DOWNLOAD_HINT = (
 
 def sha256_of(path: str) -> str:
   """Hex sha256 of a file, read in 1 MiB blocks."""
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      digest.update(block)
-  return digest.hexdigest()
+  return files.sha256(path)
 
 
 def warn_if_not_official(path: str, stacklevel: int = 3) -> str:

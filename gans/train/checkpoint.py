@@ -14,7 +14,6 @@ and the intact checkpoints; nothing is deleted, and `restore(step=...)` (launch.
 existed, or killed between the commit and the file) is restored unverified.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -46,11 +45,7 @@ class DamagedCheckpointError(errors.UserInputError):
 
 
 def _sha256(path):
-  digest = hashlib.sha256()
-  with open(path, 'rb') as f:
-    for block in iter(lambda: f.read(1 << 20), b''):
-      digest.update(block)
-  return digest.hexdigest()
+  return files.sha256(path)
 
 
 def _files_under(directory):
