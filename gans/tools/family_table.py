@@ -93,9 +93,8 @@ def trained(config, workdir):
   done = ckpts.latest_step() == config.total_steps
   ckpts.close()
   if not done:
-    start = time.time()
-    loop.train(config, workdir)
-    print(f'  trained {workdir} in {(time.time() - start) / 60:.1f} min', flush=True)
+    minutes = tools.train_to_end(config, workdir)
+    print(f'  trained {workdir} in {minutes:.1f} min', flush=True)
   return loop.restore_latest(config, workdir)
 
 
@@ -256,6 +255,9 @@ def main(argv=None):
     # Bad input (a path, a damaged or foreign checkpoint, a refused config): one line.
     print(f'error: {errors.one_line(e) or type(e).__name__}', file=sys.stderr)
     return 2
+  except tools.Stopped as e:
+    print(f'stopped: {e}', file=sys.stderr)
+    return 1
   return 0
 
 

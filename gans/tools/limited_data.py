@@ -25,7 +25,9 @@ method: the final and the best fid_classifier, the step of the best, the rise fr
 best to final, and r_t over the last 500 steps; mean and spread over seeds),
 limited_data.json (every curve) and limited_data.png (fid_classifier and r_t over
 training), each atomically once every run is measured. Bad input stops it with one
-line `error: ...` on stderr and exit status 2.
+line `error: ...` on stderr and exit status 2; SIGTERM or SIGINT stops the run in
+training at its next step (checkpoint saved), prints `stopped: ...` and exits with 1,
+and the same command resumes it.
 """
 
 import argparse
@@ -42,7 +44,6 @@ from gans import eval as eval_lib
 from gans import files
 from gans import tools
 from gans.train import checkpoint as checkpoint_lib
-from gans.train import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 METHODS = ('none', 'diffaugment', 'ada')
@@ -85,9 +86,7 @@ def train_or_reuse(config, workdir):
   if done:
     print(f'  reusing {workdir}', flush=True)
     return 0.0
-  start = time.time()
-  loop.train(config, workdir, hooks=eval_lib.hooks(config))
-  minutes = (time.time() - start) / 60
+  minutes = tools.train_to_end(config, workdir, hooks=eval_lib.hooks(config))
   print(f'  trained {workdir} in {minutes:.1f} min', flush=True)
   return minutes
 
@@ -295,6 +294,9 @@ def main(argv=None):
   except (OSError, ValueError) as e:
     print(f'error: {errors.one_line(e) or type(e).__name__}', file=sys.stderr)
     return 2
+  except tools.Stopped as e:  # SIGTERM / SIGINT: the run's checkpoint is saved.
+    print(f'stopped: {e}', file=sys.stderr)
+    return 1
   return 0
 
 

@@ -1,11 +1,13 @@
 """`python -m gans.tools.limited_data`: a tiny end-to-end run, reuse, and bad input."""
 
 import json
+import types
 
 import numpy as np
 import pytest
 
 from gans import data
+from gans import tools
 from gans.metrics import classifier as classifier_lib
 from gans.tools import limited_data
 
@@ -67,3 +69,17 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, capsys):
     assert info.value.code == 2
     assert message in capsys.readouterr().err
   assert not (tmp_path / 'w').exists()
+
+
+def test_a_run_stopped_by_a_signal_stops_the_command_without_a_table(tmp_path, monkeypatch, capsys):
+  # loop.train returns early (at step 2 of 4) when SIGTERM arrives; the tool must not
+  # measure that run or go on to the next one.
+  monkeypatch.setattr(
+    tools.loop, 'train', lambda config, workdir, hooks=None: types.SimpleNamespace(step=2)
+  )
+  argv = ['--workdir', str(tmp_path), '--sizes', '40', '--methods', 'none,ada', '--steps', '4']
+  assert limited_data.main(argv) == 1
+  err = capsys.readouterr().err
+  assert err.startswith('stopped: ') and 'stopped at step 2 of 4' in err
+  assert 'run the same command again to resume' in err
+  assert not (tmp_path / 'limited_data.md').exists()
