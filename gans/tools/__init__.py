@@ -3,6 +3,7 @@
 import argparse
 import time
 
+from gans.train import checkpoint as checkpoint_lib
 from gans.train import loop
 
 
@@ -26,12 +27,18 @@ class Stopped(Exception):
 
 
 def train_to_end(config, workdir, hooks=None):
-  """Trains the run in `workdir` (resuming it) to config.total_steps; returns minutes.
+  """Trains the run in `workdir` (resuming it) to config.total_steps.
 
-  Raises Stopped when the loop returns early (a signal: it saved a checkpoint), so a
+  Returns the minutes it took, or None when the run's latest checkpoint is already at
+  total_steps (reused, not trained). Raises Stopped when the loop returns early (a signal: it saved a checkpoint), so a
   tool never measures an unfinished run or goes on to the next one; running the same
   command again resumes it.
   """
+  ckpts = checkpoint_lib.Checkpoints(workdir)
+  done = ckpts.latest_step() == config.total_steps
+  ckpts.close()
+  if done:
+    return None
   start = time.time()
   state = loop.train(config, workdir, hooks=hooks)
   step = int(state.step)

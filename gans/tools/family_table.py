@@ -42,7 +42,6 @@ from gans import files
 from gans import tools
 from gans.data import images as image_lib
 from gans.metrics import parzen
-from gans.train import checkpoint as checkpoint_lib
 from gans.train import experiment as experiment_lib
 from gans.train import loop
 
@@ -89,11 +88,8 @@ def run_config(spec, overrides, steps=None):
 
 def trained(config, workdir):
   """(exp, state) of a finished run in `workdir`, training it first if needed."""
-  ckpts = checkpoint_lib.Checkpoints(workdir)
-  done = ckpts.latest_step() == config.total_steps
-  ckpts.close()
-  if not done:
-    minutes = tools.train_to_end(config, workdir)
+  minutes = tools.train_to_end(config, workdir)
+  if minutes is not None:
     print(f'  trained {workdir} in {minutes:.1f} min', flush=True)
   return loop.restore_latest(config, workdir)
 

@@ -43,7 +43,6 @@ from gans import errors
 from gans import eval as eval_lib
 from gans import files
 from gans import tools
-from gans.train import checkpoint as checkpoint_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 METHODS = ('none', 'diffaugment', 'ada')
@@ -80,13 +79,10 @@ def _read_jsonl(path):
 
 def train_or_reuse(config, workdir):
   """Trains the run in `workdir` unless its last checkpoint is at total_steps."""
-  ckpts = checkpoint_lib.Checkpoints(workdir)
-  done = ckpts.latest_step() == config.total_steps
-  ckpts.close()
-  if done:
+  minutes = tools.train_to_end(config, workdir, hooks=eval_lib.hooks(config))
+  if minutes is None:
     print(f'  reusing {workdir}', flush=True)
     return 0.0
-  minutes = tools.train_to_end(config, workdir, hooks=eval_lib.hooks(config))
   print(f'  trained {workdir} in {minutes:.1f} min', flush=True)
   return minutes
 
