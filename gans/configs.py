@@ -207,6 +207,24 @@ def diversity_eval(**overrides):
   return c
 
 
+def overfitting_eval(**overrides):
+  """A discriminator-overfitting monitor (gans.eval.overfitting): D on training vs
+  held-out reals; the one place its defaults are stated."""
+  c = ml_collections.ConfigDict(
+    dict(
+      type='overfitting',
+      every=0,
+      heldout_split='',  # '': data.default_heldout_split (mnist5k: 'train[4500:]').
+      num_examples=1000,  # Per set: training reals, held-out reals, samples.
+      batch_size=0,  # 0: config.batch_size.
+      seed=0,  # Which training images, and the samples' latents.
+      use_ema=True,
+    )
+  )
+  c.update(overrides)
+  return c
+
+
 def offline_evals(c, dataset):
   """Sets the usual evaluation of a GAN experiment for `dataset`.
 

@@ -51,6 +51,9 @@ class LatentGenerator:
                 where the config truncates).
   decode_fn:    (z [n, d], y int32 [n] or None, y_to int32 [n] or None, t float32 [n]
                 or None) -> images float32 [n, H, W, C] in [-1, 1] (jitted).
+  apply_fn:     (z [n, d] jax array, y int32 [n] or None) -> images [n, H, W, C], not
+                jitted: traceable, differentiable in z, and open to flax method
+                interceptors (the analyses that read or edit a generator's layers).
   """
 
   family: str
@@ -59,6 +62,7 @@ class LatentGenerator:
   draw: Callable
   decode_fn: Callable
   protocol: dict = dataclasses.field(default_factory=dict)
+  apply_fn: Callable | None = None
 
   def decode(self, z, y=None, y_to=None, t=None, batch_size=256):
     """Images of latents `z` [n, d] (float32), as NumPy float32 [n, H, W, C] in [-1, 1].
@@ -213,6 +217,7 @@ def latent_generator(exp, state, use_ema=True, noise_seed=0):
     draw,
     _mixing_apply(apply_fn, f'The {family} generator {type(net).__name__}'),
     protocol,
+    apply_fn,
   )
 
 

@@ -166,20 +166,8 @@ def cross_collisions(codes, reference):
   return int(sum(k in seen for k in _keys(codes)))
 
 
-def default_heldout_split(config):
-  """The held-out split of the run's dataset (module docstring); raises UserInputError
-  when the run trains on all of a built-in dataset."""
-  splits = configs.HOLDOUT_SPLITS.get(config.dataset)
-  train = config.get('train_split', 'train')
-  if splits is None and config.dataset not in data.BUILTIN:
-    return 'test'
-  if splits is not None and train == splits[0]:
-    return splits[2]
-  raise errors.UserInputError(
-    f'config.train_split={train!r} of {config.dataset!r} leaves no default held-out '
-    'images: pass --heldout_split (real images the run did not train on), or train '
-    f'on {splits[0] if splits else "a slice"!r} with --config.train_split.'
-  )
+# The held-out split rule is shared with the D-overfitting evaluator.
+default_heldout_split = data.default_heldout_split
 
 
 def quantized(images):

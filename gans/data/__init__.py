@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from gans import configs
 from gans import errors
 from gans.data import builtin
 from gans.data import images as image_lib
@@ -125,6 +126,41 @@ def split_bounds(split, num_examples, dataset='the dataset'):
       f'(examples [{start}, {stop}) of {num_examples}).'
     )
   return start, stop
+
+
+def splits_overlap(dataset, split_a, split_b):
+  """Whether two splits of a built-in dataset share examples (False for TFDS names).
+
+  Built-in slices index one fixed order (gans.data.builtin.split_order), so two splits
+  overlap exactly when their [start, stop) ranges do; 'train' is the whole range.
+  Raises UserInputError for a malformed split (see `split_bounds`).
+  """
+  if dataset not in BUILTIN:
+    return False
+  n = builtin_size(dataset)
+  (a0, a1), (b0, b1) = split_bounds(split_a, n, dataset), split_bounds(split_b, n, dataset)
+  return a0 < b1 and b0 < a1
+
+
+def default_heldout_split(config):
+  """Real images a run did not train on: the split of `config.dataset` to compare with.
+
+  A built-in dataset with configs.HOLDOUT_SPLITS (pool, validation, test) trained on
+  its pool gives the test split (mnist5k trained on 'train[:4000]': 'train[4500:]');
+  a TFDS dataset gives 'test'. Raises UserInputError naming config.train_split when
+  the run trains on all of a built-in dataset.
+  """
+  splits = configs.HOLDOUT_SPLITS.get(config.dataset)
+  train = config.get('train_split', 'train')
+  if splits is None and config.dataset not in BUILTIN:
+    return 'test'
+  if splits is not None and train == splits[0]:
+    return splits[2]
+  raise errors.UserInputError(
+    f'config.train_split={train!r} of {config.dataset!r} leaves no default held-out '
+    'images: pass --heldout_split (real images the run did not train on), or train '
+    f'on {splits[0] if splits else "a slice"!r} with --config.train_split.'
+  )
 
 
 def _parse_split(split, dataset):

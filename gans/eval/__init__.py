@@ -3,8 +3,9 @@
 `config.evals.<name> = dict(type=..., every=..., ...)`; `type` picks a class here:
 'samples' (gans.eval.samples: FID, IS, KID, ... of generated samples),
 'likelihood' (gans.eval.likelihood: held-out nats and bits/dim), 'ppl' (perceptual
-path length) or 'diversity' (mean LPIPS between independent samples; both
-gans.eval.perceptual). Each evaluator is built from the config and the built
+path length), 'diversity' (mean LPIPS between independent samples; both
+gans.eval.perceptual), 'overfitting' (gans.eval.overfitting: the discriminator on
+training vs held-out reals). Each evaluator is built from the config and the built
 experiment, and called as
 `evaluator(exp, state) -> {metric: float, 'protocol': {...}}`. Nothing here imports
 the training loop; the loop receives `hooks(config)` and calls them.
@@ -19,6 +20,7 @@ import jax
 from gans import errors
 from gans import files
 from gans.eval import likelihood
+from gans.eval import overfitting
 from gans.eval import perceptual
 from gans.eval import samples
 
@@ -27,6 +29,7 @@ TYPES = {
   'likelihood': likelihood.LikelihoodEvaluator,
   'ppl': perceptual.PathLengthEvaluator,
   'diversity': perceptual.DiversityEvaluator,
+  'overfitting': overfitting.OverfittingEvaluator,
 }
 
 
@@ -42,7 +45,7 @@ def build(config, exp, names=None):
         f'config.evals.{name}.type={kind!r} is not an evaluator type; known: {", ".join(TYPES)}.'
       )
     fields = {k: v for k, v in fragment.items() if k != 'type'}
-    if kind in ('likelihood', 'ppl'):
+    if kind in ('likelihood', 'ppl', 'overfitting'):
       out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
     else:
       if exp.sample is None:
@@ -94,6 +97,7 @@ def check_options(config):
     'likelihood': likelihood.options,
     'ppl': perceptual.ppl_options,
     'diversity': perceptual.diversity_options,
+    'overfitting': overfitting.options,
   }
   for name, fragment in config.get('evals', {}).items():
     kind = fragment.get('type')

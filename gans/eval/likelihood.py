@@ -38,22 +38,6 @@ def options(fragment=None, name='likelihood'):
   return ml_collections.ConfigDict(values)
 
 
-def _overlap(dataset, split_a, split_b):
-  """Whether two splits of a built-in dataset share examples (False for TFDS names).
-
-  Built-in slices index one fixed order (gans.data.builtin.split_order), so two splits
-  overlap exactly when their [start, stop) ranges do; 'train' is the whole range.
-  """
-  if dataset not in data.BUILTIN:
-    return False
-  n = data.builtin_size(dataset)
-  (a0, a1), (b0, b1) = (
-    data.split_bounds(split_a, n, dataset),
-    data.split_bounds(split_b, n, dataset),
-  )
-  return a0 < b1 and b0 < a1
-
-
 class LikelihoodEvaluator:
   """Averages the family's per-example -log p(x) over a held-out split."""
 
@@ -68,7 +52,9 @@ class LikelihoodEvaluator:
         f'has no likelihood; remove the evaluator or use type samples.'
       )
     train_split = config.get('train_split', 'train')
-    if self.opts.split == train_split or _overlap(config.dataset, train_split, self.opts.split):
+    if self.opts.split == train_split or data.splits_overlap(
+      config.dataset, train_split, self.opts.split
+    ):
       raise errors.UserInputError(
         f'config.evals.{name}.split={self.opts.split!r} overlaps the training split '
         f'{train_split!r}; a held-out log-likelihood needs examples not trained on.'

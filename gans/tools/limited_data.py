@@ -19,12 +19,16 @@ of --sizes, with each method of --methods:
                millions of images; the default 100 lets p cross [0, 1] in 1,600 steps);
 and for each seed of --seeds. During training, fid_classifier (the offline classifier,
 --num_samples samples of G, against all 5,000 mnist5k digits whatever the training
-size) every --eval_every steps; r_t, and ADA's p, every 50 steps. A finished run in
+size) every --eval_every steps, and for runs on at most 4,500 digits the
+discriminator-overfitting monitor (gans.eval.overfitting: D's mean output on 500
+training digits, 500 held-out digits train[4500:] and 500 samples; d_overfit =
+(D(train) - D(held-out)) / (D(train) - D(generated))) at the same steps; r_t, and ADA's
+p, every 50 steps. A finished run in
 WORKDIR/<N>_<method>_s<seed>/ is reused. Writes WORKDIR/limited_data.md (per size and
 method: the final and the best fid_classifier, the step of the best, the rise from
-best to final, and r_t over the last 500 steps; mean and spread over seeds),
-limited_data.json (every curve) and limited_data.png (fid_classifier and r_t over
-training), each atomically once every run is measured. Bad input stops it with one
+best to final, r_t over the last 500 steps, the final d_overfit; mean and spread over
+seeds), limited_data.json (every curve) and limited_data.png (fid_classifier, r_t
+and d_overfit over training), each atomically once every run is measured. Bad input stops it with one
 line `error: ...` on stderr and exit status 2; SIGTERM or SIGINT stops the run in
 training at its next step (checkpoint saved), prints `stopped: ...` and exits with 1,
 and the same command resumes it.
@@ -48,6 +52,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 METHODS = ('none', 'diffaugment', 'ada')
 DIFFAUGMENT_POLICY = 'color,translation,cutout'
 DATASET_SIZE = 5000  # mnist5k's train split
+MONITOR = ('d_train', 'd_heldout', 'd_generated', 'd_overfit')
+HELDOUT_START = 4500  # Runs on at most 4,500 digits: train[4500:] is their held-out set.
 
 
 def run_config(size, method, seed, steps, eval_every, num_samples, ada_kimg):
@@ -63,6 +69,10 @@ def run_config(size, method, seed, steps, eval_every, num_samples, ada_kimg):
   config.evals.samples.update(
     every=eval_every, metrics=('fid',), num_samples=num_samples, reference_split='train'
   )
+  if size <= HELDOUT_START:
+    config.evals.overfitting = configs.overfitting_eval(
+      every=eval_every, heldout_split=f'train[{HELDOUT_START}:]', num_examples=500
+    )
   if method == 'diffaugment':
     config.augment = DIFFAUGMENT_POLICY
   elif method == 'ada':
@@ -88,14 +98,23 @@ def train_or_reuse(config, workdir):
 
 
 def curves(workdir):
-  """{'fid': [(step, fid_classifier)], 'r_t': [(step, r_t)], 'ada_p': [...]} of a run."""
+  """{'fid': [(step, fid_classifier)], 'r_t': [(step, r_t)], 'ada_p': [...], and the
+  overfitting monitor's 'd_train', 'd_heldout', 'd_generated', 'd_overfit'} of a run
+  (empty lists for what it did not log)."""
+  evals = _read_jsonl(os.path.join(workdir, 'eval.jsonl'))
   fid = [
     (r['step'], r['metrics']['fid_classifier'])
-    for r in _read_jsonl(os.path.join(workdir, 'eval.jsonl'))
+    for r in evals
     if r.get('metrics', {}).get('fid_classifier') is not None
   ]
   rows = _read_jsonl(os.path.join(workdir, 'metrics.jsonl'))
   out = dict(fid=fid)
+  for key in MONITOR:
+    out[key] = [
+      (r['step'], r['metrics'][key])
+      for r in evals
+      if r.get('evaluator') == 'overfitting' and r['metrics'].get(key) is not None
+    ]
   for key in ('r_t', 'ada_p'):
     out[key] = [(r['step'], r[key]) for r in rows if r.get(key) is not None]
   return out
@@ -108,7 +127,9 @@ def summarise(curve, last_steps=500):
   final_step = steps[-1]
   late = [v for s, v in curve['r_t'] if s > final_step - last_steps]
   p = [v for _, v in curve['ada_p']]
+  overfit = dict(curve.get('d_overfit', [])).get(final_step)  # None: not monitored, or NaN.
   return dict(
+    d_overfit_final=None if overfit is None else float(overfit),
     final=float(fids[-1]),
     best=float(fids[best]),
     best_step=int(steps[best]),
@@ -131,31 +152,35 @@ def markdown(results, seeds):
   """The table: one row per (size, method), mean +- std over seeds."""
   lines = [
     '| training digits | augmentation | final fid_classifier | best (step) | rise best -> final '
-    '| r_t, last 500 steps | final p | seeds |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| r_t, last 500 steps | final p | final d_overfit | seeds |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
   for (size, method), runs in results.items():
     s = [r['summary'] for r in runs]
     best_steps = '/'.join(str(r['best_step']) for r in s)
     p = [r['p_final'] for r in s if r['p_final'] is not None]
+    overfit = [r['d_overfit_final'] for r in s if r['d_overfit_final'] is not None]
     lines.append(
       f'| {size} | {method} | {_cell([r["final"] for r in s])} | '
       f'{_cell([r["best"] for r in s])} ({best_steps}) | {_cell([r["rise"] for r in s])} | '
       f'{_cell([r["r_t_late"] for r in s], "{:.2f}")} | {_cell(p, "{:.2f}") if p else "-"} | '
-      f'{len(runs)} |'
+      f'{_cell(overfit, "{:.2f}") if overfit else "-"} | {len(runs)} |'
     )
   return '\n'.join(lines) + '\n'
 
 
 def plot(results, path):
-  """fid_classifier and r_t (with ADA's p dashed) over training, one colour per method."""
+  """fid_classifier, r_t (with ADA's p dashed) and, where monitored, D's overfitting
+  ratio d_overfit over training, one colour per method."""
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
   sizes = sorted({size for size, _ in results})
-  fig, axes = plt.subplots(2, len(sizes), figsize=(5 * len(sizes), 7), squeeze=False)
+  monitored = any(run['curves'].get('d_overfit') for runs in results.values() for run in runs)
+  nrows = 3 if monitored else 2
+  fig, axes = plt.subplots(nrows, len(sizes), figsize=(5 * len(sizes), 3.5 * nrows), squeeze=False)
   colours = dict(none='tab:red', diffaugment='tab:blue', ada='tab:green')
   for col, size in enumerate(sizes):
     for (s, method), runs in results.items():
@@ -170,12 +195,17 @@ def plot(results, path):
         if c['ada_p']:
           lbl = 'ada p' if i == 0 else None
           axes[1, col].plot(*zip(*c['ada_p']), color=colours[method], ls='--', label=lbl)
+        if monitored and c.get('d_overfit'):
+          axes[2, col].plot(*zip(*c['d_overfit']), color=colours[method], label=label, alpha=0.8)
     axes[0, col].set_title(f'{size} training digits')
     axes[0, col].set_ylabel('fid_classifier (lower is better)')
     axes[0, col].set_yscale('log')
     axes[1, col].set_ylabel('r_t = E[sign D(real)]; ADA p')
     axes[1, col].axhline(0.6, color='gray', lw=0.5)
-    axes[1, col].set_xlabel('step (batch 64)')
+    axes[-1, col].set_xlabel('step (batch 64)')
+    if monitored:
+      axes[2, col].set_ylabel('d_overfit: D gap train/held-out,\nrelative to train/generated')
+      axes[2, col].axhline(0.0, color='gray', lw=0.5)
     for ax in axes[:, col]:
       ax.legend(fontsize=8)
       ax.grid(alpha=0.3)

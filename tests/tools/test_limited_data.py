@@ -49,6 +49,15 @@ def test_tiny_experiment_writes_table_curves_and_plot_and_reuses_runs(
     assert [s for s, _ in r['curves']['fid']] == [2, 4]
     assert r['curves']['r_t'] and all(-1 <= v <= 1 for _, v in r['curves']['r_t'])
   assert rows[0]['curves']['ada_p'] == [] and rows[1]['curves']['ada_p']
+  # The discriminator-overfitting monitor runs with FID (40 digits leave train[4500:]).
+  # d_overfit is null (NaN) while D does not yet score training above generated images.
+  for r in rows:
+    assert [s for s, _ in r['curves']['d_heldout']] == [2, 4]
+    assert [s for s, _ in r['curves']['d_generated']] == [2, 4]
+    overfit = r['curves']['d_overfit']
+    assert {s for s, _ in overfit} <= {2, 4}
+    assert r['summary']['d_overfit_final'] == dict(overfit).get(4)
+  assert 'final d_overfit' in table
   assert (tmp_path / 'limited_data.png').stat().st_size > 1000
   config = json.loads((tmp_path / '40_ada_s0' / 'config.json').read_text())
   assert config['train_split'] == 'train[:40]' and config['ada']['mode'] == 'adaptive'
