@@ -52,8 +52,11 @@ class LatentGenerator:
   decode_fn:    (z [n, d], y int32 [n] or None, y_to int32 [n] or None, t float32 [n]
                 or None) -> images float32 [n, H, W, C] in [-1, 1] (jitted).
   apply_fn:     (z [n, d] jax array, y int32 [n] or None) -> images [n, H, W, C], not
-                jitted: traceable, differentiable in z, and open to flax method
-                interceptors (the analyses that read or edit a generator's layers).
+                jitted: traceable and differentiable in z. For the `gan` family it
+                applies the generator module directly, so flax method interceptors
+                reach its layers (the analyses that read or edit them); stylegan2 and
+                vae_gan go through the family's jitted functions, which a cached trace
+                keeps out of an interceptor's reach.
   """
 
   family: str
