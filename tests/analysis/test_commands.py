@@ -78,6 +78,69 @@ def _run(args, code=None):
         cs=[0.5, 2.0],
       ),
     ),
+    (
+      'forgetting',
+      ['--layer=-2', '--region=0,8,0,16', '--threshold=0.3', '--cell_fraction=0']
+      + ['--num_fit=20', '--num_eval=10', '--max_drop=3', '--random_draws=2', '--where=region']
+      + ['--show=4', '--masks=m.npz', '--annotate=paint', '--seed=7', '--noema'],
+      dict(
+        layer=-2,
+        region='0,8,0,16',
+        threshold=0.3,
+        cell_fraction=0.0,
+        num_fit=20,
+        num_eval=10,
+        max_drop=3,
+        random_draws=2,
+        where='region',
+        show=4,
+        masks='m.npz',
+        annotate='paint',
+        seed=7,
+        use_ema=False,
+      ),
+    ),
+    (
+      'feature_viz',
+      ['--layers=-1,0', '--channels=3,17', '--top_k=2', '--images=5', '--num_real=300']
+      + ['--saliency', '--restarts=3', '--steps=50', '--lr=0.1', '--l2=0.5', '--seed=2'],
+      dict(
+        layers=[-1, 0],
+        channels=[3, 17],
+        top_k=2,
+        images=5,
+        num_real=300,
+        saliency=True,
+        restarts=3,
+        steps=50,
+        lr=0.1,
+        l2=0.5,
+        seed=2,
+      ),
+    ),
+    (
+      'inversion',
+      ['--space=z', '--num_images=3', '--heldout_split=train[4500:]', '--steps=7', '--lr=0.2']
+      + ['--restarts=4', '--feature_weight=0.5', '--prior_weight=0.1', '--encoder_steps=9']
+      + ['--vgg_weights=v.pth', '--lpips_weights=l.pth', '--seed=8', '--noema']
+      + ['--methods=encoder,hybrid'],
+      dict(
+        space='z',
+        num_images=3,
+        heldout_split='train[4500:]',
+        steps=7,
+        lr=0.2,
+        restarts=4,
+        feature_weight=0.5,
+        prior_weight=0.1,
+        encoder_steps=9,
+        vgg_weights='v.pth',
+        lpips_weights='l.pth',
+        seed=8,
+        use_ema=False,
+        methods=['encoder', 'hybrid'],
+      ),
+    ),
   ],
 )
 def test_every_flag_reaches_its_argument(name, flags, want):
@@ -99,6 +162,12 @@ def test_every_flag_reaches_its_argument(name, flags, want):
     ('d_features', ['--labels=10,many'], 'error: --labels=10,many: give integers.'),
     ('d_features', ['--eval_dataset=cifar10'], "error: Dataset 'cifar10' has no default"),
     ('d_features', [], 'error: No checkpoint in '),
+    ('forgetting', ['--region=middle'], "error: --region='middle': use top, bottom"),
+    ('forgetting', [], 'error: No checkpoint in '),
+    ('feature_viz', ['--channels=3,x'], 'error: --channels=3,x: give integers.'),
+    ('feature_viz', [], 'error: No checkpoint in '),
+    ('inversion', ['--num_images=0'], 'error: --num_images=0: give at least 1.'),
+    ('inversion', ['--heldout_split=train[4500:]'], 'error: No checkpoint in '),
   ],
 )
 def test_bad_input_is_one_line_with_status_2(name, flags, message, tmp_path):
