@@ -141,6 +141,29 @@ def _run(args, code=None):
         methods=['encoder', 'hybrid'],
       ),
     ),
+    (
+      'inpainting',
+      ['--mask=blocks', '--size=6', '--blocks=3', '--num_images=5', '--heldout_split=train[4500:]']
+      + ['--steps=7', '--lr=0.2', '--restarts=3', '--window=5', '--perceptual_weight=0.01']
+      + ['--blend=none', '--space=z', '--nearest_pool=100', '--seed=9', '--noema'],
+      dict(
+        mask='blocks',
+        size=6.0,
+        blocks=3,
+        num_images=5,
+        heldout_split='train[4500:]',
+        steps=7,
+        lr=0.2,
+        restarts=3,
+        window=5,
+        perceptual_weight=0.01,
+        blend_method='none',
+        space='z',
+        nearest_pool=100,
+        seed=9,
+        use_ema=False,
+      ),
+    ),
   ],
 )
 def test_every_flag_reaches_its_argument(name, flags, want):
@@ -168,6 +191,8 @@ def test_every_flag_reaches_its_argument(name, flags, want):
     ('feature_viz', [], 'error: No checkpoint in '),
     ('inversion', ['--num_images=0'], 'error: --num_images=0: give at least 1.'),
     ('inversion', ['--heldout_split=train[4500:]'], 'error: No checkpoint in '),
+    ('inpainting', ['--mask=middle'], "error: --mask='middle': use centre, blocks"),
+    ('inpainting', ['--heldout_split=train[4500:]'], 'error: No checkpoint in '),
   ],
 )
 def test_bad_input_is_one_line_with_status_2(name, flags, message, tmp_path):
