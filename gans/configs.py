@@ -225,6 +225,49 @@ def overfitting_eval(**overrides):
   return c
 
 
+def cas_eval(**overrides):
+  """A Classification Accuracy Score evaluator (gans.eval.cas; Ravuri & Vinyals 2019):
+  the classifier recipe trained on generated images only, scored on held-out reals;
+  the one place its defaults are stated."""
+  c = ml_collections.ConfigDict(
+    dict(
+      type='cas',
+      every=0,
+      num_samples=0,  # Generated training images; 0: as many as the training split has.
+      num_real=0,  # Real images of the baseline; 0: num_samples (at most the split).
+      heldout_split='',  # '': data.default_heldout_split (mnist5k: 'train[4500:]').
+      num_heldout=0,  # Held-out images scored; 0: the whole split.
+      steps=1000,  # Classifier optimizer steps (batch 64), whatever the image count.
+      seeds=(0,),  # One classifier per seed: latents, real subset, initialisation.
+      batch_size=0,  # Generation batch; 0: config.batch_size.
+      use_ema=True,
+    )
+  )
+  c.update(overrides)
+  return c
+
+
+def paired_eval(**overrides):
+  """A 'paired' evaluator fragment (gans.eval.paired: PSNR, SSIM and fid_classifier of
+  the paired family's translations beside bicubic upsampling); the one place its
+  defaults are stated."""
+  c = ml_collections.ConfigDict(
+    dict(
+      type='paired',
+      every=0,
+      split='',  # Held-out targets; '': data.default_heldout_split ('train[4500:]').
+      num_examples=0,  # 0: the whole split.
+      unpaired_dataset='',  # E.g. 'digits': its images as inputs (no targets).
+      batch_size=0,  # 0: config.batch_size.
+      max_psnr_db=100.0,  # Cap of one pair's PSNR (identical images: +inf).
+      classifier_path='',  # fid_classifier's network; '': the cached default recipe.
+      cache_dir='',
+    )
+  )
+  c.update(overrides)
+  return c
+
+
 def offline_evals(c, dataset):
   """Sets the usual evaluation of a GAN experiment for `dataset`.
 

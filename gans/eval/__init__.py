@@ -5,7 +5,8 @@
 'likelihood' (gans.eval.likelihood: held-out nats and bits/dim), 'ppl' (perceptual
 path length), 'diversity' (mean LPIPS between independent samples; both
 gans.eval.perceptual), 'overfitting' (gans.eval.overfitting: the discriminator on
-training vs held-out reals). Each evaluator is built from the config and the built
+training vs held-out reals), 'cas' (gans.eval.cas: the Classification Accuracy Score
+of a class-conditional run). Each evaluator is built from the config and the built
 experiment, and called as
 `evaluator(exp, state) -> {metric: float, 'protocol': {...}}`. Nothing here imports
 the training loop; the loop receives `hooks(config)` and calls them.
@@ -19,8 +20,10 @@ import jax
 
 from gans import errors
 from gans import files
+from gans.eval import cas
 from gans.eval import likelihood
 from gans.eval import overfitting
+from gans.eval import paired
 from gans.eval import perceptual
 from gans.eval import samples
 
@@ -30,6 +33,8 @@ TYPES = {
   'ppl': perceptual.PathLengthEvaluator,
   'diversity': perceptual.DiversityEvaluator,
   'overfitting': overfitting.OverfittingEvaluator,
+  'paired': paired.PairedEvaluator,
+  'cas': cas.CASEvaluator,
 }
 
 
@@ -45,6 +50,9 @@ def build(config, exp, names=None):
         f'config.evals.{name}.type={kind!r} is not an evaluator type; known: {", ".join(TYPES)}.'
       )
     fields = {k: v for k, v in fragment.items() if k != 'type'}
+    if kind == 'paired':  # Built from the family's translation functions.
+      out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
+      continue
     if kind in ('likelihood', 'ppl', 'overfitting'):
       out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
     else:
@@ -98,6 +106,8 @@ def check_options(config):
     'ppl': perceptual.ppl_options,
     'diversity': perceptual.diversity_options,
     'overfitting': overfitting.options,
+    'paired': paired.options,
+    'cas': cas.options,
   }
   for name, fragment in config.get('evals', {}).items():
     kind = fragment.get('type')

@@ -25,6 +25,8 @@ FAMILIES = {
   'vae_gan': 'vae_gan.py',
   'pixelcnn': 'pixelcnn.py',
   'stylegan2': 'stylegan2.py',
+  'paired': 'srgan.py',
+  'progan': 'progan.py',
 }
 # A change of architecture per family, for the refusal test.
 WIDER = {
@@ -34,9 +36,11 @@ WIDER = {
   'vae_gan': 'discriminator.width',
   'pixelcnn': 'pixelcnn.features',
   'stylegan2': 'discriminator.channel_base',
+  'paired': 'discriminator.width',
+  'progan': 'discriminator.fmap_base',
 }
 # Families whose contract runs take minutes here (several compiled phases): `-m slow`.
-SLOW = {'stylegan2'}
+SLOW = {'stylegan2', 'progan'}
 
 
 def _params(families):
