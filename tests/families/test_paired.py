@@ -1,6 +1,7 @@
 """The paired family (pix2pix, SRGAN): a real step, the weighting of its losses checked
 by hand, its conditioning, phases, validation and the 'paired' evaluator."""
 
+import importlib.util
 import os
 import types
 
@@ -16,7 +17,9 @@ from gans import parallel
 from gans.data import images as image_lib
 from gans.data import paired as pairs_lib
 from gans.eval import paired as paired_eval
+from gans.families.paired import content as content_lib
 from gans.metrics import psnr_ssim
+from gans.metrics import vgg16
 from gans.train import experiment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -107,6 +110,52 @@ def test_srgan_phases_inputs_and_unconditional_discriminator():
   d_after = jax.device_get(state.models['discriminator'].params)
   assert not np.allclose(d_before['logit']['kernel'], d_after['logit']['kernel'])
   assert exp.protocol['content_network'] == 'classifier'
+
+
+def _vgg16_test_module():
+  """tests/metrics/test_vgg16.py (tests are not a package): its torch-free writer."""
+  path = os.path.join(ROOT, 'tests', 'metrics', 'test_vgg16.py')
+  spec = importlib.util.spec_from_file_location('_gans_tests_paired_vgg16', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_srgan_vgg16_content_loss_runs_on_random_weights(tmp_path):
+  # A features-only torchvision-layout state dict (random, written without torch):
+  # the content features equal VGG16's relu2_2 of the same images, and one SRGAN step
+  # trains on them.
+  vgg_tests = _vgg16_test_module()
+  state_dict = vgg_tests.random_state_dict(seed=3, include_classifier=False)
+  path = vgg_tests.write_state_dict(tmp_path / 'random_vgg16.pth', state_dict)
+  config = _config('srgan.py')
+  config.vgg_weights = str(path)
+  config.content_layer = 'relu2_2'
+  targets = data.load(config, split='train[4500:]').get(np.arange(4))[0]
+  with pytest.warns(UserWarning, match='not comparable'):
+    features, protocol = content_lib.feature_fn(config, targets.shape[1:])
+  assert protocol['content_network'] == 'vgg16' and protocol['vgg16_weights'] == str(path)
+  variables = vgg16.variables_from_state_dict(state_dict, include_classifier=False)
+  uint8 = np.round((np.asarray(targets) + 1.0) * 127.5).astype(np.uint8)
+  expected = vgg16.from_variables(variables)(uint8, outputs=('relu2_2',))['relu2_2']
+  got = features(jnp.asarray(uint8, jnp.float32) / 127.5 - 1.0)
+  assert got.shape == (4, 16, 16, 128)
+  np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+  with pytest.warns(UserWarning, match='not comparable'):
+    exp = experiment.build(config, mesh=_one_device())
+  assert exp.protocol['content_network'] == 'vgg16'
+  state = exp.init()
+  (batch,) = _batch(config)
+  state, metrics = exp.steps['main'](state, parallel.to_global(batch, exp.mesh, 1))
+  metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+  assert all(np.isfinite(v) for v in metrics.values()), metrics
+  assert metrics['content'] > 0
+  assert metrics['g_loss'] == pytest.approx(metrics['content'] + 1e-3 * metrics['adv'], rel=1e-5)
+
+  config.content_layer = 'conv1'  # A classifier layer is refused with VGG weights.
+  with pytest.raises(errors.UserInputError, match='config.content_layer'):
+    content_lib.feature_fn(config, targets.shape[1:])
 
 
 @pytest.mark.parametrize(

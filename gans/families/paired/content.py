@@ -71,8 +71,14 @@ def feature_fn(config, image_shape):
         f'VGG16 content features need 1 or 3 channels and sides >= {vgg16.MIN_SIZE}; '
         f'the targets are {tuple(image_shape)}.'
       )
-    extractor = vgg16.load(config.vgg_weights)
-    params = extractor.variables['params']['features']
+    # The convolutions only: fc1/fc2 (470 MB of the file) are not needed, so a
+    # features-only state dict is accepted too.
+    path, state_dict = vgg16.read_weights(
+      config.vgg_weights, 'config.vgg_weights', vgg16.DOWNLOAD_HINT
+    )
+    variables = vgg16.variables_from_state_dict(state_dict, source=path, include_classifier=False)
+    vgg16.warn_if_not_official(path)
+    params = jax.tree.map(jnp.asarray, variables['params']['features'])
     net = vgg16.VGG16Features()
 
     def vgg_features(images):
@@ -82,7 +88,7 @@ def feature_fn(config, image_shape):
       return net.apply({'params': params}, vgg16.imagenet_normalize(x))[layer]
 
     protocol = dict(
-      content_network='vgg16', content_layer=layer, vgg16_weights=extractor.weights_path
+      content_network='vgg16', content_layer=layer, vgg16_weights=path
     )
     return vgg_features, protocol
   if layer not in CLASSIFIER_LAYERS:
