@@ -87,9 +87,7 @@ def feature_fn(config, image_shape):
         x = jnp.repeat(x, 3, axis=-1)
       return net.apply({'params': params}, vgg16.imagenet_normalize(x))[layer]
 
-    protocol = dict(
-      content_network='vgg16', content_layer=layer, vgg16_weights=path
-    )
+    protocol = dict(content_network='vgg16', content_layer=layer, vgg16_weights=path)
     return vgg_features, protocol
   if layer not in CLASSIFIER_LAYERS:
     raise errors.UserInputError(
