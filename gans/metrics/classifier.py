@@ -263,6 +263,28 @@ def accuracy(classifier: Classifier, images, labels, batch_size: int = 500) -> f
   return float(np.mean(np.argmax(logits, -1) == np.asarray(labels)))
 
 
+@functools.lru_cache(maxsize=None)
+def _train_functions(module, learning_rate: float, total: int):
+  """Jitted (optimizer init, training step) of one architecture and schedule.
+
+  Cached so that repeated trainings (CAS trains one classifier per condition and
+  seed) trace and compile their step once rather than once per call.
+  """
+  tx = optax.adam(optax.cosine_decay_schedule(learning_rate, total))
+
+  @jax.jit
+  def step(params, opt_state, xb, yb):
+    def loss_fn(p):
+      logits = module.apply({'params': p}, xb)[1]
+      return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, loss
+
+  return jax.jit(tx.init), step
+
+
 def train(r=None, dataset=None) -> Classifier:
   """Trains the classifier of recipe ``r`` (default ``recipe()``); returns it with its meta.
 
@@ -277,18 +299,8 @@ def train(r=None, dataset=None) -> Classifier:
   params = init_params(module, x.shape[1:], r.seed)
   steps_per_epoch = max(len(train_idx) // r.batch_size, 1)
   total = r.epochs * steps_per_epoch
-  tx = optax.adam(optax.cosine_decay_schedule(r.learning_rate, total))
-  opt_state = jax.jit(tx.init)(params)
-
-  @jax.jit
-  def step(params, opt_state, xb, yb):
-    def loss_fn(p):
-      logits = module.apply({'params': p}, xb)[1]
-      return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
-
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
+  init_fn, step = _train_functions(module, float(r.learning_rate), int(total))
+  opt_state = init_fn(params)
 
   rng = np.random.default_rng([r.seed, 11])
   loss = None
