@@ -112,6 +112,27 @@ def test_srgan_phases_inputs_and_unconditional_discriminator():
   assert exp.protocol['content_network'] == 'classifier'
 
 
+def test_pix2pix_paper_test_mode_uses_batch_statistics_and_dropout():
+  config = _config('pix2pix.py')
+  targets = data.load(config, split='train[4500:]').get(np.arange(4))[0]
+  outputs = {}
+  for mode in ('eval', 'paper'):
+    config.test_mode = mode
+    exp = experiment.build(config, mesh=_one_device())
+    assert exp.protocol['test_mode'] == mode
+    state = exp.init()
+    x = exp.functions['make_input'](targets)
+    whole = np.asarray(exp.functions['translate'](state, x))
+    first = np.asarray(exp.functions['translate'](state, x[:1]))
+    np.testing.assert_array_equal(whole, exp.functions['translate'](state, x))  # Fixed key.
+    outputs[mode] = (whole, first)
+  eval_whole, eval_first = outputs['eval']
+  paper_whole, paper_first = outputs['paper']
+  np.testing.assert_allclose(eval_first[0], eval_whole[0], atol=1e-5)  # Per-example.
+  assert np.abs(paper_first[0] - paper_whole[0]).max() > 1e-3  # Batch statistics.
+  assert np.abs(paper_whole - eval_whole).max() > 1e-3
+
+
 def _vgg16_test_module():
   """tests/metrics/test_vgg16.py (tests are not a package): its torch-free writer."""
   path = os.path.join(ROOT, 'tests', 'metrics', 'test_vgg16.py')
@@ -166,6 +187,7 @@ def test_srgan_vgg16_content_loss_runs_on_random_weights(tmp_path):
     ('loss', 'hinge', 'config.loss'),
     ('pretrain_steps', 3, 'pretrain_steps'),
     ('l1_weight', -1.0, 'l1_weight'),
+    ('test_mode', 'train', 'config.test_mode'),
   ],
 )
 def test_bad_fields_are_refused_by_name(field, value, match):

@@ -65,6 +65,7 @@ from gans.train.experiment import Experiment
 
 MODELS = ('pix2pix', 'srgan')
 GAN_LOSSES = ('non_saturating', 'least_squares')
+TEST_MODES = ('eval', 'paper')
 
 
 def paired_config(model='srgan'):
@@ -94,6 +95,10 @@ def paired_config(model='srgan'):
   c.cache_dir = ''
   c.pretrain_steps = 0  # SRResNet steps on pixel MSE before the adversarial ones.
   c.conditional_d = model == 'pix2pix'
+  # Translation (grids, evaluation, --mode sample): 'eval' uses batch norm's running
+  # statistics and no dropout; 'paper' keeps training behaviour as pix2pix's code does
+  # at test time (statistics of the translated batch, dropout on, a fixed key).
+  c.test_mode = 'eval'
   if model == 'pix2pix':
     c.generator = configs.net('unet', num_downs=5, width=64)
     c.discriminator = configs.net('patchgan', n_layers=1, width=64)
@@ -134,6 +139,8 @@ def validate(config):
         )
   if config.conditional:
     raise ValueError('config.conditional: the paired family conditions on images, not labels.')
+  if config.get('test_mode', 'eval') not in TEST_MODES:
+    raise ValueError(f'config.test_mode={config.test_mode!r}: use one of {", ".join(TEST_MODES)}.')
 
 
 def _grid_rows(rows):
@@ -276,10 +283,14 @@ def build(config, mesh, dataset):
 
   make_input_jit = jax.jit(make_input)
 
+  paper_test_mode = config.get('test_mode', 'eval') == 'paper'
+
   @jax.jit
   def translate(state, x):
-    """Outputs [B, H, W, C] (evaluation mode) of model-space inputs [B, *in_shape]."""
+    """Outputs [B, H, W, C] of model-space inputs [B, *in_shape] (`config.test_mode`)."""
     g = state.models['generator']
+    if paper_test_mode:  # Batch statistics of x and dropout, as at training time.
+      return g_apply(g.params, g.collections, x, True, jax.random.PRNGKey(0))[0]
     return g_apply(g.params, g.collections, x, False)[0]
 
   heldout_split = config.heldout_split or data.default_heldout_split(config)
@@ -327,6 +338,7 @@ def build(config, mesh, dataset):
   protocol = dict(
     model=config.model,
     pairs=pairs,
+    test_mode=config.get('test_mode', 'eval'),
     scale=scale if pairs == 'sr' else 1,
     input_shape=list(in_shape),
     downsampling='box (Pillow BOX, 8-bit levels)' if pairs == 'sr' else 'none',
