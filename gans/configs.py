@@ -268,6 +268,28 @@ def paired_eval(**overrides):
   return c
 
 
+def translation_eval(**overrides):
+  """A 'translation' evaluator fragment (gans.eval.translation: per direction of a
+  two-domain translation run, FID of the translations against held-out images of the
+  target domain, label preservation and cycle error); the one place its defaults are
+  stated."""
+  c = ml_collections.ConfigDict(
+    dict(
+      type='translation',
+      every=0,
+      split='',  # Held-out images of both domains; '': config.heldout_split ('test').
+      num_examples=0,  # Per domain; 0: the whole split.
+      features='classifier',  # 'classifier': offline digit classifiers (the target
+      # domain's for FID and labels) | 'inception' (FID only; needs the weights).
+      inception_weights='',  # pytorch-fid's .pth; empty: $GANS_INCEPTION_WEIGHTS.
+      batch_size=0,  # 0: config.batch_size.
+      cache_dir='',
+    )
+  )
+  c.update(overrides)
+  return c
+
+
 def offline_evals(c, dataset):
   """Sets the usual evaluation of a GAN experiment for `dataset`.
 

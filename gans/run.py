@@ -101,14 +101,31 @@ def maybe_initialize_distributed(
 
 
 def main(
-  config, workdir, mode='train', num_samples=None, output=None, resume_from=None, evals=None
+  config,
+  workdir,
+  mode='train',
+  num_samples=None,
+  output=None,
+  resume_from=None,
+  evals=None,
+  input_path=None,
+  direction='a2b',
 ):
   """Runs `mode` on `workdir`; `resume_from`: the checkpoint step to start from / read;
-  `evals`: --mode eval's evaluator names (None: all of config.evals)."""
+  `evals`: --mode eval's evaluator names (None: all of config.evals); `input_path`:
+  --mode sample translates these images (gans.translate) in `direction` instead."""
   if mode not in MODES:
     raise errors.UserInputError(f'--mode={mode!r} is not one of {MODES}.')
   if mode == 'train':
     return loop.train(config, workdir, hooks=eval_lib.hooks(config), resume_from=resume_from)
+  if input_path and mode != 'sample':
+    raise errors.UserInputError(f'--input translates files with --mode sample, not --mode {mode}.')
+  if mode == 'sample' and input_path:
+    from gans import translate  # pylint: disable=g-import-not-at-top
+
+    return translate.translate_files(
+      config, workdir, input_path, direction, output, step=resume_from
+    )
   if mode == 'sample':
     output = output or os.path.join(workdir, 'samples.npz')
     return loop.sample(config, workdir, num_samples or 1000, output, step=resume_from)

@@ -22,6 +22,7 @@ from gans import configs
 from gans import errors
 from gans.data import builtin
 from gans.data import images as image_lib
+from gans.data import unpaired
 from gans.data.pipeline import Batches, batch_indices  # noqa: F401
 
 BUILTIN = ('ring8', 'grid25', 'digits', 'mnist5k')
@@ -205,7 +206,10 @@ def _builtin_split_indices(name, split, num_examples):
 
 
 def load(config, split='train'):
-  """Returns the `Dataset` named by `config.dataset` (built-in or TFDS).
+  """Returns the `Dataset` named by `config.dataset` (built-in, TFDS, or two-domain).
+
+  A two-domain name ('digits2mnist', 'cycle_gan/<config>'; gans.data.unpaired) gives
+  domain A's `Dataset` with domain B's in `extra['domain_b']`.
 
   Args:
     config: a ConfigDict with `dataset`, `image_size` (images) and, for TFDS,
@@ -224,6 +228,8 @@ def load(config, split='train'):
     ValueError: an unknown dataset, or a malformed or unknown split of a built-in one.
   """
   name = config.dataset
+  if unpaired.is_two_domain(name):  # Two domains: A, with B in extra['domain_b'].
+    return unpaired.load(config, split)
   if name in BUILTIN:
     _parse_split(split, name)  # Malformed splits raise before the data is read.
   if name in builtin.TOY_MIXTURES:

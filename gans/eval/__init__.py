@@ -6,7 +6,8 @@
 path length), 'diversity' (mean LPIPS between independent samples; both
 gans.eval.perceptual), 'overfitting' (gans.eval.overfitting: the discriminator on
 training vs held-out reals), 'cas' (gans.eval.cas: the Classification Accuracy Score
-of a class-conditional run). Each evaluator is built from the config and the built
+of a class-conditional run), 'translation' (gans.eval.translation: both directions
+of a two-domain translation run). Each evaluator is built from the config and the built
 experiment, and called as
 `evaluator(exp, state) -> {metric: float, 'protocol': {...}}`. Nothing here imports
 the training loop; the loop receives `hooks(config)` and calls them.
@@ -26,6 +27,7 @@ from gans.eval import overfitting
 from gans.eval import paired
 from gans.eval import perceptual
 from gans.eval import samples
+from gans.eval import translation
 
 TYPES = {
   'samples': samples.SampleEvaluator,
@@ -35,6 +37,7 @@ TYPES = {
   'overfitting': overfitting.OverfittingEvaluator,
   'paired': paired.PairedEvaluator,
   'cas': cas.CASEvaluator,
+  'translation': translation.TranslationEvaluator,
 }
 
 
@@ -50,7 +53,7 @@ def build(config, exp, names=None):
         f'config.evals.{name}.type={kind!r} is not an evaluator type; known: {", ".join(TYPES)}.'
       )
     fields = {k: v for k, v in fragment.items() if k != 'type'}
-    if kind == 'paired':  # Built from the family's translation functions.
+    if kind in ('paired', 'translation'):  # Built from the family's translation functions.
       out[name] = TYPES[kind](config, exp.dataset, fields, name, exp=exp)
       continue
     if kind in ('likelihood', 'ppl', 'overfitting'):
@@ -108,6 +111,7 @@ def check_options(config):
     'overfitting': overfitting.options,
     'paired': paired.options,
     'cas': cas.options,
+    'translation': translation.options,
   }
   for name, fragment in config.get('evals', {}).items():
     kind = fragment.get('type')
