@@ -5,8 +5,12 @@
       --workdir runs/wgan_gp_cifar --config.g_optimizer.lr=2e-4
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp \
       --mode sample --num_samples 10000 --output runs/wgan_gp/samples.npz
+  python launch.py --config experiments/cyclegan.py --workdir runs/cyclegan \
+      --mode sample --input digits.npz --direction b2a   (translates; also a PNG folder)
   python launch.py --config experiments/wgan_gp.py --workdir runs/wgan_gp --mode eval
       (every evaluator of config.evals on the latest checkpoint -> runs/wgan_gp/eval_<step>.json)
+  python launch.py --config experiments/toy.py --workdir runs/toy_sweep --sweep
+      (the members of the file's get_sweep, each in runs/toy_sweep/<member>/; docs/sweeps.md)
 
 A bad input (an unknown config key or dataset, a missing file, a damaged checkpoint...)
 stops the command before it creates anything, with one line `error: ...` naming it on
@@ -53,6 +57,15 @@ _EVALS = flags.DEFINE_list(
 _OUTPUT = flags.DEFINE_string(
   'output', None, '--mode sample: .npz path (default WORKDIR/samples.npz; .npz is added).'
 )
+_INPUT = flags.DEFINE_string(
+  'input',
+  None,
+  '--mode sample of a translating family (cyclegan, paired): a directory of PNGs or an '
+  '.npz of uint8 images to translate (default output WORKDIR/translations_<direction>.npz).',
+)
+_DIRECTION = flags.DEFINE_enum(
+  'direction', 'a2b', ['a2b', 'b2a'], '--mode sample --input: which way to translate.'
+)
 _RESUME_FROM = flags.DEFINE_integer(
   'resume_from',
   None,
@@ -75,6 +88,21 @@ _NUM_PROCESSES = flags.DEFINE_integer(
 )
 _PROCESS_ID = flags.DEFINE_integer(
   'process_id', None, 'Multi-host: index of this process (default $JAX_PROCESS_ID).'
+)
+_SWEEP = flags.DEFINE_bool(
+  'sweep',
+  False,
+  "Train the members of the experiment file's get_sweep(arg), each in WORKDIR/<member>/ "
+  '(docs/sweeps.md).',
+)
+_SWEEP_INDEX = flags.DEFINE_integer(
+  'sweep_index', None, '--sweep: run only this group (default $SLURM_ARRAY_TASK_ID, else all).'
+)
+_SWEEP_DEVICES = flags.DEFINE_integer(
+  'sweep_devices', 0, "--sweep: devices of the mesh's 'sweep' axis (0: gcd(members, devices))."
+)
+_SWEEP_SEQUENTIAL = flags.DEFINE_bool(
+  'sweep_sequential', False, '--sweep: train every member as its own run (no vectorisation).'
 )
 flags.mark_flags_as_required(['config', 'workdir'])
 
@@ -178,14 +206,34 @@ def main(argv):
       num_processes=_NUM_PROCESSES.value,
       process_id=_PROCESS_ID.value,
     )
+    if _SWEEP.value or _SWEEP_INDEX.value is not None:
+      from gans.sweep import runner  # pylint: disable=g-import-not-at-top
+
+      if _MODE.value != 'train':
+        raise errors.UserInputError(
+          f'--sweep trains a sweep; for --mode {_MODE.value} give a member folder as --workdir.'
+        )
+      runner.run(
+        _CONFIG.value,
+        _config_spec(sys.argv),
+        _WORKDIR.value,
+        index=_SWEEP_INDEX.value,
+        vectorise=not _SWEEP_SEQUENTIAL.value,
+        sweep_devices=_SWEEP_DEVICES.value,
+      )
+      return
+    from gans.sweep import definition  # pylint: disable=g-import-not-at-top
+
     run.main(
-      _CONFIG.value,
+      definition.member_config(_CONFIG.value, _WORKDIR.value),  # A sweep member's own config.
       _WORKDIR.value,
       _MODE.value,
       num_samples=_NUM_SAMPLES.value,
       output=_OUTPUT.value,
       evals=_EVALS.value,
       resume_from=_RESUME_FROM.value,
+      input_path=_INPUT.value,
+      direction=_DIRECTION.value,
     )
   except errors.UserInputError as e:
     _fail(errors.one_line(e))

@@ -15,6 +15,7 @@ Arguments: dataset (any built-in or TFDS name), image_size, runlocal.
 """
 
 from gans import configs
+from gans import sweep
 
 
 def get_config(arg=None):
@@ -38,3 +39,9 @@ def get_config(arg=None):
     configs.shrink_for_runlocal(c)
     c.generator.width = c.discriminator.width = 8
   return c
+
+
+def get_sweep(arg=None):
+  """3 seeds x G learning rate 1e-4 / 2e-4 (one vectorised group; docs/sweeps.md):
+  python launch.py --config experiments/dcgan.py --workdir runs/dcgan_sweep --sweep"""
+  return sweep.product(sweep.seeds(3), sweep.values('g_optimizer.lr', [1e-4, 2e-4]))

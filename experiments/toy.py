@@ -28,9 +28,16 @@ Arguments: dataset (ring8 | grid25), method, setup (pacgan | gdpp), size (paper 
 small: narrower networks for CPU, see gans.toy_table), steps (0: the setup's own),
 lr and b1 (0: the setup's own; set both players' Adam learning rate / beta1), decay
 (none | linear: learning rates decay linearly to 0), runlocal.
+
+Sweep (get_sweep, docs/sweeps.md): 4 seeds x 2 learning rates of both players, trained
+as one vectorised program:
+  python launch.py --config experiments/toy.py:size=tiny,steps=2000 \
+      --workdir runs/toy_sweep --sweep
+  python -m gans.sweep summarize runs/toy_sweep
 """
 
 from gans import configs
+from gans import sweep
 
 METHODS = ('gan', 'pacgan2', 'pacgan3', 'pacgan4', 'wgan_gp', 'lsgan', 'wgan')
 
@@ -137,3 +144,12 @@ def get_config(arg=None):
     c.generator.hidden = (16, 16)
     c.discriminator.hidden = 16
   return c
+
+
+def get_sweep(arg=None):
+  """4 seeds x 2 learning rates (both players' Adam, moved together): 8 members."""
+  lrs = (1e-4, 2e-4)
+  return sweep.product(
+    sweep.seeds(4),
+    sweep.zip(sweep.values('g_optimizer.lr', lrs), sweep.values('d_optimizer.lr', lrs)),
+  )

@@ -66,24 +66,94 @@ def _class_loss(class_logits, labels):
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
 
 
+# The numeric fields of the step that change no shape and no program structure (only
+# their value, not whether they are 0, which switches a term on): a step built by
+# `make_hparam_train_step` takes them as inputs, so gans.sweep can vmap members that
+# differ only in them (and the seed). Optimizer fields are `<g|d>_optimizer.<field>`.
+HPARAM_FIELDS = (
+  'gradient_penalty',
+  'dragan',
+  'r1',
+  'weight_clip',
+  'g_ortho_reg',
+  'd_ortho_reg',
+  'aux_weight',
+  'ema_decay',
+)
+OPTIMIZER_HPARAM_FIELDS = ('lr', 'b1', 'b2', 'eps', 'weight_decay')
+# Of those, the ones whose zero-ness switches a term (or the EMA copy) on or off.
+SWITCH_FIELDS = (
+  'gradient_penalty',
+  'dragan',
+  'r1',
+  'weight_clip',
+  'g_ortho_reg',
+  'd_ortho_reg',
+  'ema_decay',  # > 0 keeps an EMA copy in the state.
+)
+
+
+def hparams(config):
+  """{field: float} of the step's numeric hyperparameters (HPARAM_FIELDS and the
+  optimizers' OPTIMIZER_HPARAM_FIELDS they define, named 'g_optimizer.lr', ...)."""
+  out = {f: float(config[f]) for f in HPARAM_FIELDS}
+  for opt in ('g_optimizer', 'd_optimizer'):
+    for field in OPTIMIZER_HPARAM_FIELDS:
+      if field in config[opt]:
+        out[f'{opt}.{field}'] = float(config[opt][field])
+  return out
+
+
+def hparam_optimizers(config, hp):
+  """(G's, D's) optax transformations of `config` with the values of `hp` (may be traced).
+
+  The same transformations as gans.families.gan.optimizers (D's schedule counts its
+  n_critic updates), so their states have the same structure whatever the values.
+  """
+  txs = []
+  for opt, updates in (('g_optimizer', 1), ('d_optimizer', int(config.n_critic))):
+    fields = config[opt].to_dict()
+    fields.update({k.partition('.')[2]: v for k, v in hp.items() if k.startswith(opt + '.')})
+    txs.append(state_lib.make_optimizer(fields, config.total_steps * updates))
+  return tuple(txs)
+
+
 def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None):
   """Returns `train_step(state, batch) -> (state, metrics)` (not yet jitted).
 
   `constrain` (optional) places batch-sized intermediates (latents) on the data axis.
   """
+  step = _make_step(config, generator, discriminator, constrain, lambda hp: (g_tx, d_tx))
+  hp = hparams(config)
+  return lambda state, batch: step(state, batch, hp)
+
+
+def make_hparam_train_step(config, generator, discriminator, constrain=None):
+  """Returns `train_step(state, batch, hp) -> (state, metrics)` (not yet jitted).
+
+  `hp` is a dict like `hparams(config)` of float32 scalars (traced: gans.sweep vmaps
+  the step over members); the optimizers are built from it inside the step. Which
+  terms are on (a weight of SWITCH_FIELDS > 0, EMA kept) still comes from `config`.
+  """
+  return _make_step(
+    config, generator, discriminator, constrain, lambda hp: hparam_optimizers(config, hp)
+  )
+
+
+def _make_step(config, generator, discriminator, constrain, make_txs):
+  """The step of `make_train_step` with its hyperparameters as a third argument."""
   d_loss_fn, g_loss_fn = losses.get(config.loss, config.ls_coding)
   tricks = tricks_lib.Tricks.from_config(config)
   m = tricks.pack
-  gp_weight = float(config.gradient_penalty)
-  dragan_weight = float(config.dragan)
-  r1_gamma = float(config.r1)
-  weight_clip = float(config.weight_clip)
-  g_ortho, d_ortho = float(config.g_ortho_reg), float(config.d_ortho_reg)
+  use_gp = float(config.gradient_penalty) > 0
+  use_dragan = float(config.dragan) > 0
+  use_r1 = float(config.r1) > 0
+  use_clip = float(config.weight_clip) > 0
+  use_g_ortho, use_d_ortho = float(config.g_ortho_reg) > 0, float(config.d_ortho_reg) > 0
   conditional = bool(config.conditional)
   num_classes = int(config.num_classes)
-  aux_weight = float(config.aux_weight)
   latent_dim = config.latent_dim
-  ema_decay = float(config.ema_decay)
+  use_ema = float(config.ema_decay) > 0
   augment = augment_lib.Augmentation(config)
   constrain = constrain or (lambda x: x)
 
@@ -98,7 +168,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       x = augment(jax.random.fold_in(key, _AUG_KEY), x, extras)
     return tricks_lib.pack(tricks_lib.add_instance_noise(tricks, key, x, step), m)
 
-  def d_update(state, inputs):
+  def d_update(state, inputs, hp, d_tx):
     real, real_y, index = inputs
     key = jax.random.fold_in(jax.random.fold_in(state.key, state.step), index)
     z_key, gp_key = jax.random.split(key)
@@ -141,7 +211,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       aux = dict(d_real=jnp.mean(real_logit), d_fake=jnp.mean(fake_logit), real_logit=real_logit)
       if real_cls is not None and conditional:
         cls = _class_loss(real_cls, real_y) + _class_loss(fake_cls, fake_y)
-        loss = loss + aux_weight * cls
+        loss = loss + hp['aux_weight'] * cls
         aux['d_class'] = cls
 
       def critic(x, y):
@@ -156,27 +226,27 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
         pen_real, pen_fake = real_in, fake_in
         judge = lambda x: critic(x, real_y)  # noqa: E731
       gp = jnp.zeros(())
-      if gp_weight > 0:
+      if use_gp:
         gp = penalties.gradient_penalty(judge, pen_real, pen_fake, gp_key)
-        loss = loss + gp_weight * gp
+        loss = loss + hp['gradient_penalty'] * gp
       aux['gp'] = gp
       reg_key = fold(_REG_KEY)
-      if dragan_weight > 0:
+      if use_dragan:
         aux['dragan'] = penalties.dragan_penalty(judge, pen_real, reg_key)
-        loss = loss + dragan_weight * aux['dragan']
-      if r1_gamma > 0:
+        loss = loss + hp['dragan'] * aux['dragan']
+      if use_r1:
         aux['r1'] = penalties.r1_penalty(judge, pen_real)
-        loss = loss + 0.5 * r1_gamma * aux['r1']
-      if d_ortho > 0:
+        loss = loss + 0.5 * hp['r1'] * aux['r1']
+      if use_d_ortho:
         aux['d_ortho'] = penalties.orthogonal_regularization(d_params)
-        loss = loss + d_ortho * aux['d_ortho']
+        loss = loss + hp['d_ortho_reg'] * aux['d_ortho']
       return loss, dict(aux, d_state=d_state)
 
     (d_loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_model.params)
     updates, d_opt = d_tx.update(grads, d_model.opt_state, d_model.params)
     d_params = optax.apply_updates(d_model.params, updates)
-    if weight_clip > 0:
-      d_params = penalties.clip_weights(d_params, weight_clip)
+    if use_clip:
+      d_params = penalties.clip_weights(d_params, hp['weight_clip'])
     state = state.replace_model(
       'discriminator', params=d_params, opt_state=d_opt, collections=aux.pop('d_state')
     )
@@ -185,7 +255,7 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
     state = state.replace(extras=extras)
     return state, dict(d_loss=d_loss, **aux, **ada_metrics)
 
-  def g_update(state):
+  def g_update(state, hp, g_tx):
     key = jax.random.fold_in(jax.random.fold_in(state.key, state.step), _G_STEP)
     fold = functools.partial(jax.random.fold_in, key)
     batch_size = config.batch_size
@@ -213,29 +283,30 @@ def make_train_step(config, generator, discriminator, g_tx, d_tx, constrain=None
       metrics = {}
       if cls is not None and conditional:
         metrics['g_class'] = _class_loss(cls, fake_y)
-        loss = loss + aux_weight * metrics['g_class']
-      if g_ortho > 0:
+        loss = loss + hp['aux_weight'] * metrics['g_class']
+      if use_g_ortho:
         metrics['g_ortho'] = penalties.orthogonal_regularization(g_params)
-        loss = loss + g_ortho * metrics['g_ortho']
+        loss = loss + hp['g_ortho_reg'] * metrics['g_ortho']
       return loss, (g_state, metrics)
 
     (g_loss, (g_state, metrics)), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_model.params)
     updates, g_opt = g_tx.update(grads, g_model.opt_state, g_model.params)
     g_params = optax.apply_updates(g_model.params, updates)
     state = state.replace_model('generator', params=g_params, collections=g_state, opt_state=g_opt)
-    if ema_decay > 0:
-      decay = jnp.where(state.step >= config.ema_start, ema_decay, 0.0)
+    if use_ema:
+      decay = jnp.where(state.step >= config.ema_start, hp['ema_decay'], 0.0)
       ema = state_lib.update_ema(state.ema['generator'], state.models['generator'], decay)
       state = state.replace(ema={**state.ema, 'generator': ema})
     return state, dict(g_loss=g_loss, **metrics)
 
-  def train_step(state, batch):
+  def train_step(state, batch, hp):
+    g_tx, d_tx = make_txs(hp)
     # The critic steps are unrolled at trace time rather than run in `lax.scan`: XLA's
     # CPU backend runs the convolutions inside a while loop up to 25x slower
     # (WGAN-GP DCGAN on 2 cores: 4.5 s against 0.16 s per step). n_critic is small.
     for i in range(batch['x'].shape[0]):
-      state, metrics = d_update(state, (batch['x'][i], batch['y'][i], i))
-    state, g_metrics = g_update(state)
+      state, metrics = d_update(state, (batch['x'][i], batch['y'][i], i), hp, d_tx)
+    state, g_metrics = g_update(state, hp, g_tx)
     metrics.update(g_metrics)
     extras, ada_metrics = augment.update(state.extras, state.step)
     metrics.update(ada_metrics)
