@@ -6,7 +6,8 @@
 path length), 'diversity' (mean LPIPS between independent samples; both
 gans.eval.perceptual), 'overfitting' (gans.eval.overfitting: the discriminator on
 training vs held-out reals), 'cas' (gans.eval.cas: the Classification Accuracy Score
-of a class-conditional run), 'translation' (gans.eval.translation: both directions
+of a class-conditional run), 'paired' (gans.eval.paired: PSNR, SSIM and fid_classifier
+of paired translations beside bicubic), 'translation' (gans.eval.translation: both directions
 of a two-domain translation run). Each evaluator is built from the config and the built
 experiment, and called as
 `evaluator(exp, state) -> {metric: float, 'protocol': {...}}`. Nothing here imports
