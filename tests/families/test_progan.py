@@ -1,10 +1,13 @@
 """The ProGAN family: the resolution schedule, the losses, one compilation per
 resolution, frozen layers before their phase, Adam resets, and an exact resume in the
-middle of a fade-in."""
+middle of a fade-in (stopped, and SIGKILLed)."""
 
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -251,3 +254,50 @@ def test_resume_in_the_middle_of_a_fade_in_is_exact(manual, tmp_path):
   assert [(r['step'], r['resolution'], r['alpha']) for r in rows] == [
     (t + 1, float(s.at_step(t)[0]), s.at_step(t)[1]) for t in range(c.total_steps)
   ]
+
+
+def _launch(workdir):
+  """launch.py on the runlocal ProGAN, checkpointing every step (a subprocess)."""
+  cmd = [
+    sys.executable,
+    os.path.join(ROOT, 'launch.py'),
+    '--config',
+    os.path.join(ROOT, 'experiments/progan.py:runlocal'),
+    '--workdir',
+    str(workdir),
+    '--config.checkpoint_every=1',
+    '--config.sample_every=100',
+  ]
+  env = dict(os.environ, XLA_FLAGS='', JAX_PLATFORMS='cpu')
+  return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_a_fade_in_and_resume_equals_uninterrupted_run(tmp_path):
+  straight = _launch(tmp_path / 'straight')
+  assert straight.wait(timeout=600) == 0, straight.stdout.read()
+  killed = _launch(tmp_path / 'killed')
+  # Killed once the step-2 checkpoint (after the fade-in step at alpha 0.25) is complete:
+  # the resumed run takes the alpha 0.75 step from the restored state.
+  deadline = time.time() + 600
+  while not os.path.exists(tmp_path / 'killed/checkpoints/2/commit_success.txt'):
+    assert killed.poll() is None, killed.stdout.read()
+    assert time.time() < deadline
+    time.sleep(0.05)
+  killed.send_signal(signal.SIGKILL)
+  killed.wait()
+  # Killed before the 8x8 stabilize phase (its own compilation) could finish.
+  assert checkpoint_lib.Checkpoints(str(tmp_path / 'killed')).latest_step() in (2, 3)
+  resumed = _launch(tmp_path / 'killed')
+  out = resumed.communicate(timeout=600)[0]
+  assert resumed.returncode == 0, out
+  assert 'Resumed from step' in out
+  rows = [json.loads(line) for line in open(tmp_path / 'killed' / 'metrics.jsonl')]
+  assert [r['step'] for r in rows if 'alpha' in r] == [1, 2, 3, 4]
+  config = _config()
+  exp = experiment.build(config, mesh=parallel.make_mesh(jax.devices()[:1]))
+  a, _ = checkpoint_lib.Checkpoints(str(tmp_path / 'straight')).restore(exp.init())
+  b, _ = checkpoint_lib.Checkpoints(str(tmp_path / 'killed')).restore(exp.init())
+  assert int(a.step) == int(b.step) == config.total_steps
+  for x, y in zip(_leaves(a), _leaves(b)):
+    np.testing.assert_array_equal(x, y)
