@@ -311,3 +311,37 @@ def test_tfds_setting_with_crop_and_flip_trains_under_mock_data():
     assert state.extras['pool_a']['images'].shape == (20, 32, 32, 3)
     grids = exp.grids(state)
   assert grids['a2b'].shape == (3 * 33 + 1, 8 * 33 + 1, 3)
+
+
+def _test_evaluate_module():
+  """tests/test_evaluate.py (tests are not a package): its small Inception stand-in."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+
+  path = os.path.join(ROOT, 'tests', 'test_evaluate.py')
+  spec = importlib.util.spec_from_file_location('_gans_tests_cyclegan_evaluate', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_inception_features_give_fid_per_direction(tmp_path, monkeypatch):
+  # The Inception path of the evaluator (the TFDS settings' FID) with the weights reader
+  # and network replaced by a small random projection: the file named in the fragment is
+  # read, the numbers carry the standard name 'fid', and label preservation (which needs
+  # a digit classifier) is left out.
+  seen = []
+  _test_evaluate_module()._small_inception(monkeypatch, seen)
+  weights = tmp_path / 'inception.pth'
+  weights.write_bytes(b'weights')
+  config = _config()
+  exp = experiment.build(config, mesh=_one_device())
+  opts = dict(num_examples=64, features='inception', inception_weights=str(weights))
+  evaluator = translation.TranslationEvaluator(config, exp.dataset, opts, exp=exp)
+  with pytest.warns(UserWarning, match='not pytorch-fid'):
+    result = evaluator(exp, exp.init())
+  assert seen == [str(weights)]
+  for d in ('a2b', 'b2a'):
+    assert {f'{d}/fid', f'{d}/identity_fid', f'{d}/cycle_error'} <= set(result)
+    assert np.isfinite(result[f'{d}/fid']) and result[f'{d}/fid'] > 0
+    assert f'{d}/label_preservation' not in result and f'{d}/fid_classifier' not in result
+  assert result['protocol']['feature_networks']['a2b']['feature_network'] == 'inception'
