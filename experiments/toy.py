@@ -16,16 +16,17 @@ Methods: gan (non-saturating), pacgan2/3/4 (PacGAN packing), wgan_gp (lambda 0.1
 Single run (offline, 2-core CPU, minutes at size=small):
   python launch.py --config experiments/toy.py:dataset=grid25,method=pacgan2 \
       --workdir runs/toy_grid_pacgan2
-The mode-collapse table (several seeds of several methods, vmapped, see README):
-  python -m gans.toy_table
+The mode-collapse table (several seeds of several methods, each method a vectorised
+sweep; README "Paper tables", docs/tables.md):
+  python -m gans.tables run toy2d          (or its old name: python -m gans.toy_table)
 Expected (PacGAN Table 1, 10 runs, mean +- s.e.; modes / high-quality % / reverse KL):
   ring8  GAN 6.3 / 98.2 / 0.45, PacGAN2 7.9 / 95.6 / 0.07;
   grid25 GAN 17.3 / 94.8 / 0.70, PacGAN2 23.8 / 91.3 / 0.13.
-The CPU table (gans.toy_table: size=tiny, 5k steps, lr 2e-3 decayed, 5 seeds) measured
-ring8 GAN 6.0 / 87.9 / 0.45, PacGAN2 8.0 / 95.0 / 0.02; grid25 GAN 11.0 / 14.4 / 1.44,
-PacGAN2 22.2 / 9.2 / 0.55 (on the grid 5k steps are too few for sharp modes).
+The CPU table (gans.tables.toy2d: size=tiny, 5k steps, lr 2e-3 decayed, 5 seeds) measured
+ring8 GAN 5.2 / 86.8 / 0.57, PacGAN2 8.0 / 90.5 / 0.03; grid25 GAN 13.2 / 13.4 / 1.14,
+PacGAN2 21.0 / 7.8 / 0.65 (on the grid 5k steps are too few for sharp modes).
 Arguments: dataset (ring8 | grid25), method, setup (pacgan | gdpp), size (paper |
-small: narrower networks for CPU, see gans.toy_table), steps (0: the setup's own),
+small: narrower networks for CPU, see gans.tables.toy2d), steps (0: the setup's own),
 lr and b1 (0: the setup's own; set both players' Adam learning rate / beta1), decay
 (none | linear: learning rates decay linearly to 0), runlocal.
 

@@ -4,6 +4,9 @@ r"""Benchmark harness: train step, sampling, feature extraction and metric speed
   python -m gans.benchmark --config experiments/wgan_gp.py:dataset=cifar10 \
       --config.n_critic=1 --compare-torch --json      # the WGAN-GP DCGAN step vs PyTorch
 
+  python -m gans.benchmark --config experiments/toy.py:size=tiny --sweep_members 8 \
+      --sweep_steps 1000 --json    # 8 seeds: one vectorised program vs 8 runs in a row
+
 Times the compiled train step of any experiment config (compile time separately; the
 steady-state median over `--steps` steps after `--warmup`), sampling (images/s), feature
 extraction with the FID InceptionV3 (random weights unless GANS_INCEPTION_WEIGHTS is
@@ -20,6 +23,11 @@ dataset is needed. Writes JSON and a markdown table (hardware named) to `--out`
 (benchmarks/torch_inception.py): `torch_feature_images_per_second` and `feature_ratio`
 (ours / theirs images/s, higher is better) for pytorch-fid as it runs (NCHW batches),
 and the same with `_channels_last` for torch in its faster CPU layout.
+
+--sweep_members M replaces every other timing with `time_sweep`: M seeds of the config
+trained by the sweep runner as one vectorised program and then one after another
+(`--sweep_sequential`), in member-steps per second (wall and steady state) and their
+ratio (docs/benchmarks.md, "Sweeps: vectorised against sequential").
 """
 
 import json
@@ -63,6 +71,13 @@ _OUT = flags.DEFINE_string(
   'figures in benchmarks/results/ change only when named here). Empty: write nothing.',
 )
 _TINY = flags.DEFINE_bool('tiny', False, 'Seconds-long run (tests): few steps, small FID.')
+_SWEEP_MEMBERS = flags.DEFINE_integer(
+  'sweep_members',
+  0,
+  'Instead of the other timings: a sweep of this many seeds as one vectorised program '
+  'against the same runs one after another (member-steps per second); 0: off.',
+)
+_SWEEP_STEPS = flags.DEFINE_integer('sweep_steps', 200, 'Train steps of each sweep member.')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -271,6 +286,90 @@ def time_torch_features(batch, batches):
   return out
 
 
+def _last_rate(workdir):
+  """The last `steps_per_second` a run logged in workdir/metrics.jsonl (None if none)."""
+  from gans.sweep import summarize  # pylint: disable=g-import-not-at-top
+
+  rates = summarize.read_metrics(workdir).get('steps_per_second', ([], []))[1]
+  return rates[-1] if rates else None
+
+
+def time_sweep(config, spec, members=8, steps=200, workdir=None):
+  """A sweep of `members` seeds as one vectorised program against the runs one by one.
+
+  Both modes train the same members (config.seed = 0 .. members - 1 of `config`, for
+  `steps` steps, logging every steps // 4, one sample grid and one checkpoint at the
+  end, no evaluations) through gans.sweep.runner: `vectorised` (one vmapped program,
+  gans.sweep.vectorised) and `sequential` (`--sweep_sequential`: each member a normal
+  run with its own compilation). The input pipeline, logging and checkpoints are
+  included, as a user of `launch.py --sweep` sees them.
+
+  Args:
+    config: a `gan`-family config (the vectorised mode needs one; others fall back to
+      sequential in both modes and the ratio is about 1).
+    spec: its experiment file 'path[:arg]' (recorded in sweep.json).
+    members: number of seeds (>= 2 to vectorise).
+    steps: train steps of each member (>= 4).
+    workdir: where the two sweeps train (default a temporary folder, removed after).
+
+  Returns:
+    A flat dict: for mode in (vectorised, sequential): `<mode>_wall_seconds` (whole
+    command: compilation, data, checkpoints), `<mode>_member_steps_per_second`
+    (members x steps / wall seconds), `<mode>_steady_member_steps_per_second` (from the
+    last logged interval, after compilation: members x the group's steps/s, or for the
+    sequential runs members / sum of 1 / each run's steps/s); `ratio_wall` and
+    `ratio_steady` (vectorised / sequential, higher is better).
+
+  Raises:
+    ValueError: members < 1 or steps < 4.
+  """
+  import shutil  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+
+  from gans import sweep  # pylint: disable=g-import-not-at-top
+  from gans.sweep import definition  # pylint: disable=g-import-not-at-top
+  from gans.sweep import runner  # pylint: disable=g-import-not-at-top
+
+  if members < 1 or steps < 4:
+    raise ValueError(f'time_sweep: members={members} must be >= 1 and steps={steps} >= 4.')
+  config = config.copy_and_resolve_references()
+  config.total_steps = steps
+  config.log_every = steps // 4
+  config.sample_every = config.checkpoint_every = steps
+  for fragment in config.evals.values():
+    fragment.every = 0
+  overrides = sweep.seeds(members)
+  root = workdir or tempfile.mkdtemp(prefix='sweep_speed_')
+  results = dict(sweep_members=members, sweep_steps=steps, batch_size=int(config.batch_size))
+  try:
+    for mode, vectorise in (('vectorised', True), ('sequential', False)):
+      wd = os.path.join(root, mode)
+      shutil.rmtree(wd, ignore_errors=True)
+      start = time.time()
+      runner.run(config, spec, wd, vectorise=vectorise, overrides=overrides)
+      wall = time.time() - start
+      names = [m.name for m in definition.members(spec, config, overrides)]
+      rates = [_last_rate(os.path.join(wd, n)) for n in names]
+      if vectorise and members > 1:
+        groups = definition.groups(definition.members(spec, config, overrides))
+        results['vectorised_groups'] = len(groups)
+        steady = members * rates[0]
+      else:
+        steady = members / sum(1.0 / r for r in rates)
+      results[f'{mode}_wall_seconds'] = wall
+      results[f'{mode}_member_steps_per_second'] = members * steps / wall
+      results[f'{mode}_steady_member_steps_per_second'] = steady
+  finally:
+    if workdir is None:
+      shutil.rmtree(root, ignore_errors=True)
+  results['ratio_wall'] = results['sequential_wall_seconds'] / results['vectorised_wall_seconds']
+  results['ratio_steady'] = (
+    results['vectorised_steady_member_steps_per_second']
+    / results['sequential_steady_member_steps_per_second']
+  )
+  return results
+
+
 def markdown(name, results):
   hw = results['hardware']
   lines = [
@@ -327,7 +426,11 @@ def main(argv):
   del argv
   config = _CONFIG.value
   name = config_flags.get_config_filename(flags.FLAGS['config'])
-  if _TINY.value:
+  if _SWEEP_MEMBERS.value:
+    steps = 4 if _TINY.value else _SWEEP_STEPS.value
+    results = dict(config=name, hardware=hardware())
+    results.update(time_sweep(config, name, _SWEEP_MEMBERS.value, steps))
+  elif _TINY.value:
     results = run(config, name, steps=2, warmup=0, features='none', fid_samples=100, fid_dim=64)
   else:
     results = run(
@@ -344,6 +447,8 @@ def main(argv):
   if _OUT.value:
     os.makedirs(_OUT.value, exist_ok=True)
     stem = os.path.join(_OUT.value, os.path.splitext(os.path.basename(name.split(':')[0]))[0])
+    if _SWEEP_MEMBERS.value:
+      stem += f'_sweep{_SWEEP_MEMBERS.value}'
     with open(stem + '.json', 'w') as f:
       json.dump(results, f, indent=2)
     with open(stem + '.md', 'w') as f:

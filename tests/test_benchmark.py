@@ -45,3 +45,16 @@ def test_compare_torch_refuses_a_different_step():
   config = configs.load_config_file(os.path.join(ROOT, 'experiments/wgan_gp.py:dataset=cifar10'))
   config.n_critic = 1
   benchmark.check_torch_comparable(config)  # The reference step: no error.
+
+
+def test_sweep_speed_tiny(tmp_path):
+  config = configs.load_config_file(os.path.join(ROOT, 'experiments/toy.py:size=tiny,runlocal'))
+  spec = os.path.join(ROOT, 'experiments/toy.py:size=tiny,runlocal')
+  results = benchmark.time_sweep(config, spec, members=2, steps=4, workdir=str(tmp_path))
+  assert results['vectorised_groups'] == 1 and results['sweep_members'] == 2
+  for mode in ('vectorised', 'sequential'):
+    assert results[f'{mode}_wall_seconds'] > 0
+    assert results[f'{mode}_steady_member_steps_per_second'] > 0
+    assert len(os.listdir(tmp_path / mode)) == 3  # sweep.json and 2 member folders.
+  expected = results['sequential_wall_seconds'] / results['vectorised_wall_seconds']
+  assert results['ratio_wall'] == pytest.approx(expected)

@@ -76,7 +76,7 @@ def init_state(config, generator, discriminator, example_shape, g_tx, d_tx, seed
   """Initializes every part of the state from `config.seed` (pure; jit it).
 
   `seed` (optional, may be traced) replaces config.seed, so several runs can be
-  initialized under `jax.vmap` (gans.toy_table). With `config.pack` = m, D is
+  initialized under `jax.vmap` (gans.sweep.vectorised). With `config.pack` = m, D is
   initialized on m samples concatenated (tricks.pack).
   """
   seed = config.seed if seed is None else seed
