@@ -14,6 +14,7 @@ import os
 
 from absl import logging
 import jax
+import numpy as np
 
 from gans import errors
 from gans import eval as eval_lib
@@ -117,6 +118,11 @@ def run(
         g.members, workdir, dataset=dataset, hooks=eval_lib.hooks, sweep_devices=sweep_devices
       )
       out.update({m.index: vectorised.unstack(final, i) for i, m in enumerate(g.members)})
+      all_failed = all(
+        os.path.exists(os.path.join(m.workdir(workdir), vectorised.FAILED_FILE)) for m in g.members
+      )
+      if not all_failed and _stopped(final, g.members[0].config):
+        return out
       continue
     for m in g.members:
       logging.info('Training sweep member %s (group %d).', m.name, g.index)
@@ -124,4 +130,17 @@ def run(
         m.config, m.workdir(workdir), dataset=dataset, hooks=eval_lib.hooks(m.config)
       )
       out[m.index] = jax.device_get(state)
+      if _stopped(state, m.config):
+        return out
   return out
+
+
+def _stopped(state, config):
+  """True when training returned before `config.total_steps`: the loop was stopped by
+  SIGTERM / SIGINT (its checkpoint saved), so the sweep stops too rather than going on
+  to the next member or group; running the command again resumes it."""
+  steps = np.asarray(jax.device_get(state.step)).reshape(-1)
+  if int(steps.min()) < int(config.total_steps):
+    logging.info('Sweep stopped at step %d; run the same command again to resume.', steps.min())
+    return True
+  return False

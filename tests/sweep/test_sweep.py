@@ -176,6 +176,23 @@ def test_sweep_index_runs_exactly_its_group(tmp_path):
   assert checkpoint_lib.Checkpoints(str(tmp_path / trained[0])).latest_step() == 2
 
 
+def test_a_stopped_member_stops_the_sweep(tmp_path, monkeypatch):
+  # loop.train returns early when SIGTERM / SIGINT stops it (checkpoint saved); the
+  # sweep must then stop too instead of training the next member or group.
+  spec = f'{SPEC}:kind=mixed,steps=2'
+  trained = []
+
+  def stopped_train(config, workdir, **kwargs):
+    del kwargs
+    trained.append(os.path.basename(workdir))
+    exp = experiment.build(config)
+    return exp.init().replace(step=1)  # As if stopped after one of its two steps.
+
+  monkeypatch.setattr(runner.loop, 'train', stopped_train)
+  runner.run(configs.load_config_file(spec), spec, str(tmp_path), vectorise=False)
+  assert len(trained) == 1 and trained[0].startswith('000_seed=0')
+
+
 def _launch(workdir, *args):
   env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2', JAX_PLATFORMS='cpu')
   cmd = [sys.executable, os.path.join(ROOT, 'launch.py'), f'--config={SPEC}:steps=6']
