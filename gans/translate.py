@@ -1,4 +1,4 @@
-"""`--mode sample --input PATH`: translate a folder of PNGs or an .npz with a checkpoint.
+"""`--mode sample --input PATH`: translate a folder of images or an .npz with a checkpoint.
 
 For families that translate (`exp.functions['translate_<direction>']`, e.g. cyclegan's
 'a2b' and 'b2a'; or `['translate']` alone, e.g. the paired family, direction 'a2b'):
@@ -6,7 +6,8 @@ For families that translate (`exp.functions['translate_<direction>']`, e.g. cycl
   python launch.py --config experiments/cyclegan.py --workdir runs/cyclegan \
       --mode sample --input digits.npz --direction b2a
 
-Input: a directory (its `*.png` files, sorted by name) or an `.npz` (its array 'x', or
+Input: a directory (its image files, sorted by name, read by
+`gans.data.image_files.read_folder`) or an `.npz` (its array 'x', or
 its only array) of uint8 images [N, H, W, C] or [N, H, W]. With a two-domain family
 (the source domain's shape known) the channels must match it and images whose side
 differs from the model's are resized (`gans.data.images.resize`: centre-cropped to
@@ -14,7 +15,7 @@ square, then bilinear, the preprocessing of the training data); a family with on
 'translate' gets the images as they are (the paired family: its input shape). Output: `<output>.npz` (default
 WORKDIR/translations_<direction>.npz) with 'inputs' and 'images' (uint8 [N, H, W, C])
 and, beside it, a directory of the same name with one PNG per translation (inputs
-named like the PNGs they came from, else 000000.png, ...).
+named like the image files they came from, else 000000.png, ...).
 """
 
 import json
@@ -23,10 +24,10 @@ import os
 from absl import logging
 import jax
 import numpy as np
-from PIL import Image
 
 from gans import errors
 from gans import files
+from gans.data import image_files
 from gans.data import images as image_lib
 from gans.train import loop
 
@@ -37,30 +38,23 @@ def read_images(path):
   """(uint8 images [N, H, W, C], names [N]) from a PNG directory or an .npz file.
 
   Raises:
-    MissingInputError: `path` does not exist, or a directory without PNG files.
+    MissingInputError: `path` does not exist, or a directory without image files.
     UserInputError: an .npz without an 'x' array (and not exactly one array), an
-      array that is not uint8 or not [N, H, W(, C)] with C in (1, 3), or PNGs of
-      different shapes; the message names the file and the shape or dtype.
+      array that is not uint8 or not [N, H, W(, C)] with C in (1, 3), images of a
+      directory of different sizes or unreadable; the message names the file and the
+      shape or dtype.
   """
   if not os.path.exists(path):
     raise errors.MissingInputError(f'--input {path!r} does not exist.')
-  if os.path.isdir(path):
-    names = sorted(n for n in os.listdir(path) if n.lower().endswith('.png'))
+  if os.path.isdir(path):  # The project's image-folder reader (docs/metrics_inputs.md).
+    names = image_files.image_files(path)
     if not names:
-      raise errors.MissingInputError(f'--input {path!r} is a directory without .png files.')
-    images = []
-    for name in names:
-      with Image.open(os.path.join(path, name)) as img:
-        mode = 'L' if img.mode in ('1', 'L', 'LA', 'I', 'I;16') else 'RGB'
-        x = np.asarray(img.convert(mode))
-      x = x[..., None] if x.ndim == 2 else x
-      if images and x.shape != images[0].shape:
-        raise errors.UserInputError(
-          f'--input {path!r}: {name} has shape {x.shape}, {names[0]} has {images[0].shape}; '
-          'the images of a directory must share one shape.'
-        )
-      images.append(x)
-    return np.stack(images), [os.path.splitext(n)[0] + '.png' for n in names]
+      raise errors.MissingInputError(f'--input {path!r} is a directory without image files.')
+    try:
+      images = image_files.read_folder(path)
+    except ValueError as e:
+      raise errors.UserInputError(f'--input {path!r}: {e}') from e
+    return images, [os.path.splitext(n)[0] + '.png' for n in names]
   try:
     with np.load(path, allow_pickle=False) as npz:
       keys = list(npz.keys())
