@@ -109,9 +109,12 @@ class Augmentation:
     )
     return extras, metrics
 
-  def update(self, extras, step):
+  def update(self, extras, step, target=None):
     """After step `step` (traced int, steps before this one): every `interval`-th step
     adjusts p from the accumulated r_t and resets the statistics.
+
+    `target`: the r_t target (float or traced float32 scalar; gans.sweep passes each
+    member's); default the config's `ada.target`.
 
     Returns (extras, metrics): metrics {'ada_p': p after the step} under ADA.
     """
@@ -119,7 +122,11 @@ class Augmentation:
       return extras, {}
     if self.adaptive:
       new_p, _ = ada.adjust_p(
-        extras['ada_p'], extras['ada_signs'], extras['ada_count'], self.ada.target, self.ada.kimg
+        extras['ada_p'],
+        extras['ada_signs'],
+        extras['ada_count'],
+        self.ada.target if target is None else target,
+        self.ada.kimg,
       )
       due = (step + 1) % int(self.ada.interval) == 0
       zero = jnp.zeros((), jnp.float32)

@@ -4,9 +4,10 @@ A member is the base config (the experiment's `get_config(arg)` with the command
 line's --config.* overrides) with the member's overrides applied; its folder is
 WORKDIR/<index>_<key=value,...>. Members are grouped: those of the `gan` family whose
 configs differ only in the seed and in the numeric hyperparameters the step takes as
-inputs (gans.families.gan.step.HPARAM_FIELDS and the optimizers'
-OPTIMIZER_HPARAM_FIELDS, with the same zero / non-zero pattern for the weights that
-switch a term on) form one group, trained as one vmapped program
+inputs (gans.families.gan.step.HPARAM_FIELDS, the optimizers'
+OPTIMIZER_HPARAM_FIELDS and ADA's target, with the same zero / non-zero pattern for
+the weights that switch a term on) or in ADA's probability `ada.p` (set per member at
+initialization) form one group, trained as one vmapped program
 (gans.sweep.vectorised); every other member is a group of its own (one normal run).
 Groups are numbered in the order of their first member, so `--sweep_index i` means
 the same group on every machine.
@@ -22,9 +23,11 @@ import re
 import ml_collections
 
 from gans import errors
+from gans import files
 
 MEMBER_FILE = 'sweep_member.json'  # In each member folder: its index, name and overrides.
 SWEEP_FILE = 'sweep.json'  # In the sweep's folder: every member and group.
+FAILED_FILE = 'failed.json'  # In a member folder whose loss became non-finite.
 VECTORISED_FAMILIES = ('gan',)
 
 
@@ -165,7 +168,8 @@ def vectorisable_fields():
   """(fields a vectorised group's members may differ in, fields whose zero-ness is fixed)."""
   from gans.families.gan import step as step_lib  # pylint: disable=g-import-not-at-top
 
-  fields = {'seed', *step_lib.HPARAM_FIELDS}
+  fields = {'seed', *step_lib.HPARAM_FIELDS, 'ada.p'}  # ada.p: set per member at init.
+  fields |= {f'ada.{f}' for f in step_lib.ADA_HPARAM_FIELDS}
   for opt in ('g_optimizer', 'd_optimizer'):
     fields |= {f'{opt}.{f}' for f in step_lib.OPTIMIZER_HPARAM_FIELDS}
   return fields, set(step_lib.SWITCH_FIELDS)
@@ -208,6 +212,23 @@ def groups(sweep_members, vectorise=True):
   for g in out:
     g.vectorised = len(g.members) > 1
   return out
+
+
+def mark_failed(workdir, step, message):
+  """Writes workdir/failed.json {step, message}: the member's loss became non-finite at
+  `step` (int); the sweep skips it from then on and summaries count it as failed."""
+  os.makedirs(workdir, exist_ok=True)
+  with files.atomic_open(os.path.join(workdir, FAILED_FILE), 'w') as f:
+    json.dump(dict(step=None if step is None else int(step), message=str(message)), f)
+
+
+def failed(workdir):
+  """The {step, message} of the member folder's failed.json, or None when it has none."""
+  path = os.path.join(workdir, FAILED_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:  # Written atomically (gans.files.atomic_open).
+    return json.load(f)
 
 
 def member_config(config, workdir):

@@ -6,7 +6,9 @@ then the usual contents of a run. A vectorised group trains with
 gans.sweep.vectorised on one process; a group of one member, a family other than
 `gan`, members that differ in shape, and every group of a multi-process run
 (jax.distributed: one member at a time over all hosts) train as normal runs, one
-after the other, with gans.train.loop.train.
+after the other, with gans.train.loop.train. Either way a member whose loss becomes
+non-finite stops alone (its last checkpoint kept, WORKDIR/<member>/failed.json
+written) and is skipped when the sweep runs again; the other members train on.
 """
 
 import json
@@ -118,17 +120,30 @@ def run(
         g.members, workdir, dataset=dataset, hooks=eval_lib.hooks, sweep_devices=sweep_devices
       )
       out.update({m.index: vectorised.unstack(final, i) for i, m in enumerate(g.members)})
-      all_failed = all(
-        os.path.exists(os.path.join(m.workdir(workdir), vectorised.FAILED_FILE)) for m in g.members
-      )
+      all_failed = all(definition.failed(m.workdir(workdir)) for m in g.members)
       if not all_failed and _stopped(final, g.members[0].config):
         return out
       continue
     for m in g.members:
+      member_dir = m.workdir(workdir)
+      earlier = definition.failed(member_dir)
+      if earlier is not None:
+        logging.warning(
+          'Sweep member %s failed earlier (%s); skipped. Delete its %s to train it again.',
+          m.name,
+          earlier['message'],
+          definition.FAILED_FILE,
+        )
+        continue
       logging.info('Training sweep member %s (group %d).', m.name, g.index)
-      state = loop.train(
-        m.config, m.workdir(workdir), dataset=dataset, hooks=eval_lib.hooks(m.config)
-      )
+      try:
+        state = loop.train(m.config, member_dir, dataset=dataset, hooks=eval_lib.hooks(m.config))
+      except loop.NonFiniteLossError as e:
+        # As in a vectorised group: the member stops alone, the sweep goes on.
+        logging.warning('Sweep member %s: %s', m.name, e)
+        if main:
+          definition.mark_failed(member_dir, e.step, str(e))
+        continue
       out[m.index] = jax.device_get(state)
       if _stopped(state, m.config):
         return out

@@ -5,6 +5,8 @@ folder's sweep_member.json). For every group and every metric of the members'
 metrics.jsonl the table gives, over the group's seeds, the mean, the standard error
 (std with ddof=1 / sqrt(n); '-' for one seed), the minimum and maximum of the metric's
 final value (its last logged value) and of its best value over the run, and n.
+Members whose loss became non-finite (their failed.json, gans.sweep.definition) are
+counted in the `failed` column and listed under the table, not averaged.
 
 Best is the minimum, except for metrics whose last name component ('eval/samples/
 modes' -> 'modes') starts with or equals one of HIGHER_IS_BETTER (is, is_classifier,
@@ -111,18 +113,22 @@ def group_label(overrides):
 
 
 def summarize(root, metrics=None):
-  """The summary of the sweep in `root`: [{group, metric, seeds, final, best, members}].
+  """The summary of the sweep in `root`: ([{group, metric, final, best, members, failed}],
+  curves).
 
   `metrics`: names to keep (default every metric logged). `final` and `best` are the
-  `stats` over the group's members that logged the metric. Raises MissingInputError
-  when `root` holds no sweep.
+  `stats` over the group's members that logged the metric and did not fail; `failed`
+  names the group's members whose loss became non-finite (their failed.json), which
+  the statistics leave out (a run's last values before it diverged are not its result).
+  Raises MissingInputError when `root` holds no sweep.
   """
   groups = {}
   for name, overrides in load_members(root):
     groups.setdefault(group_label(overrides), []).append(name)
   rows, curves = [], {}
   for label, names in groups.items():
-    runs = {n: read_metrics(os.path.join(root, n)) for n in names}
+    failed = sorted(n for n in names if definition.failed(os.path.join(root, n)) is not None)
+    runs = {n: read_metrics(os.path.join(root, n)) for n in names if n not in failed}
     all_metrics = sorted({m for r in runs.values() for m in r})
     for metric in all_metrics:
       if metrics and metric not in metrics:
@@ -139,6 +145,7 @@ def summarize(root, metrics=None):
           metric=metric,
           higher_is_better=higher_is_better(metric),
           members=sorted(logged),
+          failed=failed,
           final=stats(finals),
           best=stats(bests),
         )
@@ -156,14 +163,15 @@ def _cell(s):
 def table(rows):
   """The markdown table of `summarize`'s rows."""
   lines = [
-    '| group | metric | seeds | final mean | final s.e. | final min | final max | best | '
+    '| group | metric | seeds | failed | final mean | final s.e. | final min | final max | best | '
     'best mean | best s.e. | best min | best max |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
   for r in rows:
     f, b = r['final'], r['best']
     lines.append(
-      f'| {r["group"]} | {r["metric"]} | {f["n"]} | {" | ".join(_cell(f))} | {f["min"]:.4g} | '
+      f'| {r["group"]} | {r["metric"]} | {f["n"]} | {len(r.get("failed", ()))} | '
+      f'{" | ".join(_cell(f))} | {f["min"]:.4g} | '
       f'{f["max"]:.4g} | {"max" if r["higher_is_better"] else "min"} | {" | ".join(_cell(b))} | '
       f'{b["min"]:.4g} | {b["max"]:.4g} |'
     )
@@ -205,8 +213,16 @@ def plot(curves, directory):
 def write(root, metrics=None, plots=True):
   """Writes summary.md, summary.json and summary_plots/ into `root`; returns the rows."""
   rows, curves = summarize(root, metrics)
+  failures = []
+  for name, _ in load_members(root):
+    info = definition.failed(os.path.join(root, name))
+    if info is not None:
+      failures.append(f'- {name}: {info["message"]}')
   with files.atomic_open(os.path.join(root, 'summary.md'), 'w') as f:
     f.write(f'# Sweep {os.path.basename(os.path.abspath(root))}\n\n' + table(rows))
+    if failures:
+      f.write('\nFailed members (non-finite loss; left out of the statistics):\n\n')
+      f.write('\n'.join(failures) + '\n')
   with files.atomic_open(os.path.join(root, 'summary.json'), 'w') as f:
     json.dump(rows, f, indent=1)
   if plots:

@@ -22,7 +22,6 @@ loss becomes non-finite is stopped alone: its folder keeps its last checkpoint a
 `failed.json` saying why; the others train on.
 """
 
-import json
 import math
 import os
 import signal
@@ -34,7 +33,6 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from gans import data
 from gans import errors
-from gans import files
 from gans import parallel
 from gans.families import gan as gan_family
 from gans.families.gan import step as step_lib
@@ -44,7 +42,7 @@ from gans.train import experiment as experiment_lib
 from gans.train import loop
 from gans.train import writer as writer_lib
 
-FAILED_FILE = 'failed.json'
+FAILED_FILE = definition.FAILED_FILE
 
 
 def make_mesh(num_members, devices=None, sweep_devices=0):
@@ -92,12 +90,16 @@ class Program:
     g_tx, d_tx = gan_family.optimizers(base)
     shape = exp.dataset.example_shape
 
-    def init_one(seed):
-      return gan_family.init_state(base, generator, discriminator, shape, g_tx, d_tx, seed=seed)
+    def init_one(seed, ada_p):
+      state = gan_family.init_state(base, generator, discriminator, shape, g_tx, d_tx, seed=seed)
+      if 'ada_p' in state.extras:  # ADA's starting (or fixed) probability, per member.
+        state = state.replace(extras={**state.extras, 'ada_p': ada_p})
+      return state
 
     seeds = np.array([int(c.seed) for c in configs], np.int32)
+    ada_ps = np.array([float((c.get('ada') or {}).get('p', 0.0)) for c in configs], np.float32)
     init = jax.jit(jax.vmap(init_one), out_shardings=self.member_sharding)
-    self.init = lambda: init(jax.device_put(seeds, self.member_sharding))
+    self.init = lambda: init(*jax.device_put((seeds, ada_ps), self.member_sharding))
     data_axis = NamedSharding(mesh, P('data'))
     constrain = lambda x: jax.lax.with_sharding_constraint(x, data_axis)
     step = step_lib.make_hparam_train_step(base, generator, discriminator, constrain)
@@ -211,7 +213,14 @@ def train(members, root, dataset=None, hooks=None, sweep_devices=0, devices=None
   program = Program(configs, mesh, exps[0])
   replicated = [parallel.replicated(exp.mesh) for exp in exps]
   ckpts = [checkpoint_lib.Checkpoints(wd, keep=base.keep_checkpoints) for wd in workdirs]
-  failed = {i for i, wd in enumerate(workdirs) if os.path.exists(os.path.join(wd, FAILED_FILE))}
+  failed = {i for i, wd in enumerate(workdirs) if definition.failed(wd) is not None}
+  for i in sorted(failed):
+    logging.warning(
+      'Sweep member %s failed earlier (%s); skipped. Delete its %s to train it again.',
+      members[i].name,
+      definition.failed(workdirs[i])['message'],
+      FAILED_FILE,
+    )
   active = [i for i in range(len(members)) if i not in failed]
   positions = [0] * len(members)
   try:
@@ -284,8 +293,7 @@ def train(members, root, dataset=None, hooks=None, sweep_devices=0, devices=None
     name, value, r = problem
     message = f'{name} is {value} at step {first_step + r + 1}; member stopped.'
     logging.warning('Sweep member %s: %s', members[i].name, message)
-    with files.atomic_open(os.path.join(workdirs[i], FAILED_FILE), 'w') as f:
-      json.dump(dict(step=first_step + r + 1, message=message), f)
+    definition.mark_failed(workdirs[i], first_step + r + 1, message)
     failed.add(i)
     active.remove(i)
 

@@ -13,7 +13,6 @@ import time
 from gans import configs
 from gans.sweep import definition
 from gans.sweep import runner
-from gans.sweep import vectorised
 from gans.train import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,7 +50,7 @@ def train(spec, overrides, workdir, base=None, vectorise=True, dataset=None):
 
 def failed(member, workdir):
   """Whether the member stopped on a non-finite loss (its folder has failed.json)."""
-  return os.path.exists(os.path.join(member.workdir(workdir), vectorised.FAILED_FILE))
+  return definition.failed(member.workdir(workdir)) is not None
 
 
 def restore(member, workdir, dataset=None):

@@ -21,7 +21,11 @@ from gans.train import writer as writer_lib
 
 
 class NonFiniteLossError(FloatingPointError):
-  pass
+  """A logged loss or metric became NaN or infinite; `step` is the first such step."""
+
+  def __init__(self, message, step=None):
+    super().__init__(message)
+    self.step = step
 
 
 def save_config(config, workdir):
@@ -52,7 +56,8 @@ def _check_finite(records, first_step):
       if not math.isfinite(float(value)):
         raise NonFiniteLossError(
           f'{name} is {float(value)} at step {first_step + i + 1}; stopping. The last '
-          f'checkpoint saved before it is kept.'
+          f'checkpoint saved before it is kept.',
+          step=first_step + i + 1,
         )
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from gans import configs
 from gans import errors
+from gans import eval as eval_lib
 from gans import sweep
 from gans.data import images as image_lib
 from gans.sweep import definition
@@ -280,3 +281,98 @@ def test_summary_mean_and_standard_error_equal_a_direct_computation(tmp_path):
     'eval_samples_fid.png',
     'eval_samples_modes.png',
   ]
+
+
+@pytest.mark.parametrize('vectorise', [True, False])
+def test_a_diverging_member_stops_alone(vectorise, tmp_path):
+  # Member 1's critic learning rate makes its losses overflow within a few steps; it
+  # must stop alone with failed.json (vectorised group and one-run-per-member path
+  # alike), the other member must train to the end, a second run must skip the failed
+  # member, and the summary must leave it out of the statistics.
+  spec = f'{SPEC}:steps=4'
+  config = configs.load_config_file(spec)
+  overrides = [{'seed': 0}, {'seed': 1, 'd_optimizer.lr': 1e30}]
+  runner.run(config, spec, str(tmp_path), vectorise=vectorise, overrides=overrides)
+  healthy, diverged = definition.members(spec, config, overrides)
+  listing = json.load(open(tmp_path / 'sweep.json'))
+  assert [g['vectorised'] for g in listing['groups']] == ([True] if vectorise else [False, False])
+  info = definition.failed(diverged.workdir(str(tmp_path)))
+  assert info is not None and 1 <= info['step'] <= 4, info
+  assert 'is nan' in info['message'] or 'is inf' in info['message'] or 'is -inf' in info['message']
+  assert definition.failed(healthy.workdir(str(tmp_path))) is None
+  assert checkpoint_lib.Checkpoints(healthy.workdir(str(tmp_path))).latest_step() == 4
+  # The diverged member keeps only checkpoints from before its failure.
+  kept = checkpoint_lib.Checkpoints(diverged.workdir(str(tmp_path))).steps()
+  assert all(s < info['step'] for s in kept), (kept, info)
+  rows = [json.loads(l) for l in open(tmp_path / healthy.name / 'metrics.jsonl')]
+  assert [r['step'] for r in rows] == [1, 2, 3, 4]
+  assert all(np.isfinite(v) for r in rows for v in r.values())
+  # Its logged rows are those before the failure, all finite.
+  path = tmp_path / diverged.name / 'metrics.jsonl'
+  rows = [json.loads(l) for l in open(path)] if path.exists() else []
+  assert all(r['step'] < info['step'] for r in rows)
+  # Running the sweep again trains nothing and keeps the failure.
+  again = runner.run(config, spec, str(tmp_path), vectorise=vectorise, overrides=overrides)
+  assert definition.failed(diverged.workdir(str(tmp_path))) == info
+  if not vectorise:
+    assert sorted(again) == [healthy.index]
+  assert int(np.asarray(again[healthy.index].step).reshape(-1)[0]) == 4
+  # The summary counts it as failed and leaves it out.
+  summary = summarize.write(str(tmp_path), plots=False)
+  assert {tuple(r['members']) for r in summary} == {(healthy.name,)}
+  text = open(tmp_path / 'summary.md').read()
+  assert f'- {diverged.name}: ' in text and 'left out of the statistics' in text
+
+
+def test_evaluators_run_on_each_member_of_a_vectorised_group(tmp_path):
+  # A scheduled evaluator (config.evals.samples.every) runs on every member's own slice
+  # of the stacked state: its values in each member's metrics.jsonl and eval.jsonl equal
+  # the evaluator run afterwards on that member's restored checkpoint.
+  spec = f'{SPEC}:steps=4'
+  config = configs.load_config_file(spec)
+  common = {'evals.samples.every': 4, 'evals.samples.num_samples': 256}
+  overrides = [{'seed': s, **common} for s in (0, 1)]
+  runner.run(config, spec, str(tmp_path), overrides=overrides)
+  assert json.load(open(tmp_path / 'sweep.json'))['groups'][0]['vectorised']
+  logged = []
+  for m in definition.members(spec, config, overrides):
+    workdir = m.workdir(str(tmp_path))
+    rows = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
+    row = [r for r in rows if 'eval/samples/fid_classifier' in r]
+    assert [r['step'] for r in row] == [4], m.name
+    evals = [json.loads(l) for l in open(os.path.join(workdir, 'eval.jsonl'))]
+    assert [e['step'] for e in evals] == [4]
+    exp, state = loop.restore_latest(m.config, workdir)
+    again = eval_lib.evaluate(m.config, exp, state, names=['samples'])['samples']
+    for name in ('fid_classifier', 'is_classifier'):
+      np.testing.assert_allclose(row[0][f'eval/samples/{name}'], again[name], rtol=1e-4)
+      np.testing.assert_allclose(evals[0]['metrics'][name], again[name], rtol=1e-4)
+    logged.append(row[0]['eval/samples/fid_classifier'])
+  assert logged[0] != logged[1]  # Each member's own generator, not member 0's.
+
+
+def test_ada_probability_and_target_vectorise(tmp_path):
+  # Members that differ in ADA's starting p and its r_t target are one vectorised group
+  # (p set per member at init, the target an input of the step), and each member's p
+  # follows its own settings as when the member trains alone. With kimg 0.16 and a
+  # batch of 16, p moves by 0.1 per step: down unless r_t = 1 for target 0.99, up unless
+  # r_t = -1 for target -0.99.
+  spec = f'{SPEC}:steps=2'
+  config = configs.load_config_file(spec)
+  common = {'ada.mode': 'adaptive', 'ada.interval': 1, 'ada.kimg': 0.16}
+  overrides = [
+    {'seed': 0, 'ada.p': 0.25, 'ada.target': 0.99, **common},
+    {'seed': 1, 'ada.p': 0.5, 'ada.target': -0.99, **common},
+  ]
+  members = definition.members(spec, config, overrides)
+  assert [g.vectorised for g in definition.groups(members)] == [True]
+  final = vectorised.train(members, str(tmp_path / 'together'))
+  together = np.asarray(final.extras['ada_p'])
+  alone = [
+    float(jax.device_get(loop.train(m.config, str(tmp_path / m.name)).extras['ada_p']))
+    for m in members
+  ]
+  np.testing.assert_allclose(together, alone, atol=1e-6)
+  # Member 1 rose twice from its own start; member 0 (its target above any r_t but 1)
+  # did not: with one start or one target for both, these could not both hold.
+  assert together[0] < 0.4 and together[1] > 0.6, together

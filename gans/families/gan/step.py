@@ -81,6 +81,9 @@ HPARAM_FIELDS = (
   'ema_decay',
 )
 OPTIMIZER_HPARAM_FIELDS = ('lr', 'b1', 'b2', 'eps', 'weight_decay')
+# ADA's r_t target, an input of the step (`ada.target`); ADA's starting or fixed
+# probability `ada.p` lives in state.extras, so gans.sweep sets it per member at init.
+ADA_HPARAM_FIELDS = ('target',)
 # Of those, the ones whose zero-ness switches a term (or the EMA copy) on or off.
 SWITCH_FIELDS = (
   'gradient_penalty',
@@ -94,9 +97,12 @@ SWITCH_FIELDS = (
 
 
 def hparams(config):
-  """{field: float} of the step's numeric hyperparameters (HPARAM_FIELDS and the
-  optimizers' OPTIMIZER_HPARAM_FIELDS they define, named 'g_optimizer.lr', ...)."""
+  """{field: float} of the step's numeric hyperparameters (HPARAM_FIELDS, the
+  optimizers' OPTIMIZER_HPARAM_FIELDS they define, named 'g_optimizer.lr', ..., and
+  ADA's 'ada.target', its default when the config has no `ada`)."""
   out = {f: float(config[f]) for f in HPARAM_FIELDS}
+  ada = augment_lib.Augmentation(config).ada
+  out.update({f'ada.{f}': float(ada[f]) for f in ADA_HPARAM_FIELDS})
   for opt in ('g_optimizer', 'd_optimizer'):
     for field in OPTIMIZER_HPARAM_FIELDS:
       if field in config[opt]:
@@ -308,7 +314,7 @@ def _make_step(config, generator, discriminator, constrain, make_txs):
       state, metrics = d_update(state, (batch['x'][i], batch['y'][i], i), hp, d_tx)
     state, g_metrics = g_update(state, hp, g_tx)
     metrics.update(g_metrics)
-    extras, ada_metrics = augment.update(state.extras, state.step)
+    extras, ada_metrics = augment.update(state.extras, state.step, target=hp['ada.target'])
     metrics.update(ada_metrics)
     state = state.replace(extras=extras)
     return state.replace(step=state.step + 1), metrics
