@@ -69,7 +69,7 @@ def stack(trees):
 
 
 def unstack(tree, i):
-  """Member `i` of a stacked (host) tree."""
+  """Member `i` of a stacked tree (host arrays, or device arrays: sliced on device)."""
   return jax.tree.map(lambda x: x[i], tree)
 
 
@@ -145,7 +145,7 @@ def _finite(records):
 def _member_outputs(
   i,
   step,
-  host,
+  stacked,
   replicated,
   exp,
   writer,
@@ -163,7 +163,7 @@ def _member_outputs(
 
   def state():
     if not cache:
-      cache.append(jax.device_put(unstack(host, i), replicated))
+      cache.append(jax.device_put(unstack(stacked, i), replicated))
     return cache[0]
 
   if means is not None and exp.health is not None:
@@ -320,7 +320,6 @@ def train(members, root, dataset=None, hooks=None, sweep_devices=0, devices=None
       ckpt_now = step % base.checkpoint_every == 0 or step == base.total_steps
       sample_now = step % base.sample_every == 0 or step == base.total_steps
       hook_now = any(step % h.every == 0 or step == base.total_steps for h in sum(member_hooks, []))
-      host = None
       if log_now or ckpt_now:
         per_member = check(jax.device_get(pending), checked_step)
         checked_step, pending = step, []
@@ -332,12 +331,11 @@ def train(members, root, dataset=None, hooks=None, sweep_devices=0, devices=None
               rate = progress.log(step, {'members': len(active), **means})
             writers[i].write_scalars(step, {**means, 'steps_per_second': rate})
       if (sample_now or hook_now or ckpt_now or log_now) and active:
-        host = jax.device_get(state)
         for i in list(active):
-          _member_outputs(
+          _member_outputs(  # Slices the stacked state on device: no copy to the host.
             i,
             step,
-            host,
+            state,
             replicated[i],
             exps[i],
             writers[i],
@@ -352,10 +350,9 @@ def train(members, root, dataset=None, hooks=None, sweep_devices=0, devices=None
           )
     if stop['signal'] is not None:
       check(jax.device_get(pending), checked_step)
-      host = jax.device_get(state)
       for i in active:
         if ckpts[i].latest_step() != step:
-          ckpts[i].save(step, jax.device_put(unstack(host, i), replicated[i]), positions[i])
+          ckpts[i].save(step, jax.device_put(unstack(state, i), replicated[i]), positions[i])
       logging.info('Stopped by signal %d at step %d; checkpoints saved.', stop['signal'], step)
   finally:
     for s, handler in previous.items():
