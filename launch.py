@@ -96,7 +96,10 @@ _SWEEP = flags.DEFINE_bool(
   '(docs/sweeps.md).',
 )
 _SWEEP_INDEX = flags.DEFINE_integer(
-  'sweep_index', None, '--sweep: run only this group (default $SLURM_ARRAY_TASK_ID, else all).'
+  'sweep_index',
+  None,
+  'Run only this group of the sweep (implies --sweep; default $SLURM_ARRAY_TASK_ID when '
+  '--sweep is given, else every group).',
 )
 _SWEEP_DEVICES = flags.DEFINE_integer(
   'sweep_devices', 0, "--sweep: devices of the mesh's 'sweep' axis (0: gcd(members, devices))."

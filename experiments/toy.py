@@ -26,7 +26,7 @@ The CPU table (gans.tables.toy2d: size=tiny, 5k steps, lr 2e-3 decayed, 5 seeds)
 ring8 GAN 5.2 / 86.8 / 0.57, PacGAN2 8.0 / 90.5 / 0.03; grid25 GAN 13.2 / 13.4 / 1.14,
 PacGAN2 21.0 / 7.8 / 0.65 (on the grid 5k steps are too few for sharp modes).
 Arguments: dataset (ring8 | grid25), method, setup (pacgan | gdpp), size (paper |
-small: narrower networks for CPU, see gans.tables.toy2d), steps (0: the setup's own),
+small | tiny: narrower networks for CPU, see gans.tables.toy2d), steps (0: the setup's own),
 lr and b1 (0: the setup's own; set both players' Adam learning rate / beta1), decay
 (none | linear: learning rates decay linearly to 0), runlocal.
 
@@ -138,6 +138,9 @@ def get_config(arg=None):
   c.sample_every = 5000
   c.checkpoint_every = 10_000
   c.num_grid_samples = 2500
+  # --mode eval: the PacGAN / VEEGAN protocol on 2,500 samples (modes, high-quality %,
+  # reverse KL) and FID of the raw points; IS does not apply to 2-D points.
+  c.evals.samples.update(metrics=('mode_coverage', 'fid'), num_samples=2500)
   if arg.runlocal:
     configs.shrink_for_runlocal(c)
     c.batch_size = 16 * pack

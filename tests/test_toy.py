@@ -1,10 +1,15 @@
 """The 2D mode-collapse benchmark's data and scoring (the table: tests/tables/test_toy2d.py)."""
 
+import os
+
 import numpy as np
 
+from gans import configs
+from gans import eval as eval_lib
 from gans.data import builtin
 from gans.metrics import mode_coverage
 from gans.tables import toy2d
+from gans.train import experiment
 
 
 def test_mixture_data_scores_as_the_metrics_ideal():
@@ -28,3 +33,14 @@ def test_summary_is_mean_and_standard_error():
   np.testing.assert_allclose(s['modes'], (7.0, 1.0))
   np.testing.assert_allclose(s['high_quality'], (85.0, 5.0))
   np.testing.assert_allclose(s['reverse_kl'], (0.3, 0.1))
+
+
+def test_toy_experiment_evaluates_with_its_own_metrics():
+  # experiments/toy.py's evaluator asks only for metrics that apply to 2-D points, so
+  # `launch.py --mode eval` on a toy run (docs/sweeps.md's example) works.
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  config = configs.load_config_file(os.path.join(root, 'experiments', 'toy.py:runlocal'))
+  exp = experiment.build(config)
+  results = eval_lib.evaluate(config, exp, exp.init(), num_samples=500)['samples']
+  assert 0 <= results['modes'] <= 25 and 0 <= results['high_quality'] <= 1
+  assert 'fid_points' in results and 'is' not in results

@@ -20,6 +20,7 @@ import json
 import os
 import re
 
+from absl import logging
 import ml_collections
 
 from gans import errors
@@ -77,7 +78,10 @@ def sweep_overrides(spec):
       f"--sweep: {path} defines no get_sweep(arg); add one returning the members' overrides "
       f'(see docs/sweeps.md).'
     )
-  overrides = module.get_sweep(arg or None)
+  try:
+    overrides = module.get_sweep(arg or None)
+  except errors.UserInputError as e:  # From the helpers (a key set twice, zip lengths).
+    raise errors.UserInputError(f'{path}: get_sweep: {errors.one_line(e)}') from e
   if not isinstance(overrides, (list, tuple)) or not overrides:
     raise errors.UserInputError(f'{path}: get_sweep returned no members ({overrides!r}).')
   seen = set()
@@ -115,9 +119,11 @@ def apply_overrides(config, overrides, source='get_sweep'):
         node = node[part]
     try:
       node[parts[-1]] = value
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError):
+      old = node[parts[-1]]
       raise errors.UserInputError(
-        f'{source}: {key}={value!r} does not fit the field ({errors.one_line(e)}).'
+        f'{source}: {key}={value!r} does not fit the field: it holds a '
+        f'{type(old).__name__} ({old!r}), not a {type(value).__name__}.'
       ) from None
   return config
 
@@ -243,4 +249,5 @@ def member_config(config, workdir):
     return config
   with open(path) as f:
     overrides = json.load(f)['overrides']
+  logging.info('Sweep member folder: applying its overrides %s (from %s).', overrides, path)
   return apply_overrides(config, overrides, path)

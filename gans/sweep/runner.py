@@ -44,8 +44,9 @@ def sweep_index(index, num_groups, environ=None):
     except ValueError:
       raise errors.UserInputError(f'{INDEX_ENV}={index!r} is not an integer.') from None
   if index is not None and not 0 <= int(index) < num_groups:
+    groups = f'{num_groups} group' + ('s' if num_groups != 1 else '')
     raise errors.UserInputError(
-      f'{source}={index}: the sweep has {num_groups} groups (0 to {num_groups - 1}); '
+      f'{source}={index}: the sweep has {groups} (0 to {num_groups - 1}); '
       f'see the groups in the log or WORKDIR/{definition.SWEEP_FILE}.'
     )
   return None if index is None else int(index)
@@ -92,7 +93,6 @@ def run(
     except errors.UserInputError as e:
       raise errors.UserInputError(f'sweep member {m.name}: {errors.one_line(e)}') from e
   sweep_groups = definition.groups(sweep_members, vectorise=vectorise)
-  index = sweep_index(index, len(sweep_groups))
   for g in sweep_groups:
     logging.info(
       'Sweep group %d: %s %s',
@@ -100,6 +100,7 @@ def run(
       'vectorised' if g.vectorised else 'alone',
       ', '.join(m.name for m in g.members),
     )
+  index = sweep_index(index, len(sweep_groups))
   main = jax.process_index() == 0
   if main:
     os.makedirs(workdir, exist_ok=True)

@@ -120,16 +120,18 @@ def summarize(root, metrics=None):
   `stats` over the group's members that logged the metric and did not fail; `failed`
   names the group's members whose loss became non-finite (their failed.json), which
   the statistics leave out (a run's last values before it diverged are not its result).
-  Raises MissingInputError when `root` holds no sweep.
+  Raises MissingInputError when `root` holds no sweep, UserInputError naming the
+  metrics of `metrics` that no member logged.
   """
   groups = {}
   for name, overrides in load_members(root):
     groups.setdefault(group_label(overrides), []).append(name)
-  rows, curves = [], {}
+  rows, curves, seen = [], {}, set()
   for label, names in groups.items():
     failed = sorted(n for n in names if definition.failed(os.path.join(root, n)) is not None)
     runs = {n: read_metrics(os.path.join(root, n)) for n in names if n not in failed}
     all_metrics = sorted({m for r in runs.values() for m in r})
+    seen.update(all_metrics)
     for metric in all_metrics:
       if metrics and metric not in metrics:
         continue
@@ -151,6 +153,12 @@ def summarize(root, metrics=None):
         )
       )
       curves.setdefault(metric, {})[label] = list(logged.values())
+  missing = [m for m in metrics or () if m not in seen]
+  if missing:
+    raise errors.UserInputError(
+      f'--metrics: {", ".join(missing)} not logged by any member of {root}; logged: '
+      f'{", ".join(sorted(seen)) or "nothing yet"}.'
+    )
   return rows, curves
 
 
@@ -179,14 +187,18 @@ def table(rows):
 
 
 def plot(curves, directory):
-  """Writes one PNG per metric into `directory`: each group's mean over its seeds at the
-  steps all of them logged, with a +-1 standard error band. Returns the paths."""
+  """Writes one PNG per metric into `directory` (replacing the PNGs there): each group's
+  mean over its seeds at the steps all of them logged, with a +-1 standard error band.
+  Returns the paths."""
   import matplotlib  # pylint: disable=g-import-not-at-top
 
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
   os.makedirs(directory, exist_ok=True)
+  for old in os.listdir(directory):  # Plots of an earlier summary (other metrics).
+    if old.endswith('.png'):
+      os.remove(os.path.join(directory, old))
   paths = []
   for metric, by_group in sorted(curves.items()):
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -197,7 +209,10 @@ def plot(curves, directory):
       values = np.array([[dict(zip(s, v))[t] for t in common] for s, v in runs])
       mean = values.mean(0)
       se = values.std(0, ddof=1) / math.sqrt(len(runs)) if len(runs) > 1 else 0 * mean
-      ax.plot(common, mean, label=f'{label} (n={len(runs)})')
+      # Markers when there are few points (a run that logged once is one point, not
+      # an invisible line).
+      marker = 'o' if len(common) <= 30 else None
+      ax.plot(common, mean, marker=marker, markersize=3, label=f'{label} (n={len(runs)})')
       ax.fill_between(common, mean - se, mean + se, alpha=0.25)
     ax.set_xlabel('step')
     ax.set_ylabel(metric)

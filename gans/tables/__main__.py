@@ -20,13 +20,19 @@ def main(argv=None):
   sub.add_parser('list', help='the tables')
   r = sub.add_parser('run', help='train, evaluate and write one table')
   r.add_argument('name', choices=sorted(tables.TABLES))
-  r.add_argument('--budget', default='cpu', choices=('cpu', 'paper'))
+  r.add_argument(
+    '--budget',
+    default='cpu',
+    choices=('cpu', 'paper'),
+    help="cpu (default): what fits a 2-core CPU; paper: the paper's protocol (an accelerator)",
+  )
   r.add_argument('--workdir', default='', help='default runs/tables/NAME')
   r.add_argument('--seeds', type=int, default=0, help="seeds per setting (0: the budget's)")
   args = parser.parse_args(argv)
   if args.command == 'list':
     for name, path in tables.TABLES.items():
-      print(f'{name}: {path}')
+      doc = (tables.module(name).__doc__ or '').strip().splitlines()
+      print(f'{name}: {doc[0] if doc else path}  ({path}; docs/tables.md)')
     return 0
   if args.seeds < 0:
     parser.error('argument --seeds: must be >= 0')

@@ -91,6 +91,18 @@ def test_bad_definitions_name_the_file_and_key(tmp_path):
   plain = os.path.join(ROOT, 'experiments', 'wgan_gp.py')
   with pytest.raises(errors.UserInputError, match='wgan_gp.py defines no get_sweep'):
     definition.members(plain, configs.load_config_file(plain))
+  with pytest.raises(errors.UserInputError, match=r'seed=.x. does not fit the field: it holds'):
+    definition.apply_overrides(base, {'seed': 'x'}, 'x.py')
+  # An error of the helpers inside get_sweep names the file too.
+  bad = tmp_path / 'twice.py'
+  bad.write_text(
+    'from gans import sweep\n'
+    'def get_config(arg=None):\n  return None\n'
+    'def get_sweep(arg=None):\n'
+    "  return sweep.product(sweep.values('seed', [0]), sweep.values('seed', [1]))\n"
+  )
+  with pytest.raises(errors.UserInputError, match=r"twice.py: get_sweep: .*'seed' is set twice"):
+    definition.sweep_overrides(str(bad))
 
 
 def test_sweep_index_and_slurm_variable():
@@ -277,10 +289,14 @@ def test_summary_mean_and_standard_error_equal_a_direct_computation(tmp_path):
   assert not summarize.higher_is_better('eval/samples/fid')
   text = open(tmp_path / 'summary.md').read()
   assert 'g_optimizer.lr=0.0001' in text and 'eval/samples/fid' in text
+  with pytest.raises(errors.UserInputError, match='fid_typo not logged.*logged: eval/samples/fid'):
+    summarize.write(str(tmp_path), metrics=['fid_typo'])
   assert sorted(os.listdir(tmp_path / 'summary_plots')) == [
     'eval_samples_fid.png',
     'eval_samples_modes.png',
   ]
+  summarize.write(str(tmp_path), metrics=['eval/samples/fid'])  # No stale plots left.
+  assert os.listdir(tmp_path / 'summary_plots') == ['eval_samples_fid.png']
 
 
 @pytest.mark.parametrize('vectorise', [True, False])

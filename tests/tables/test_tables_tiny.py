@@ -107,10 +107,12 @@ def test_parzen_table_tiny(tmp_path):
     config.batch_size = 16
     return config
 
-  budget = dict(families=('gan',), seeds=2, steps=4, num_parzen=50)
+  budget = dict(families=('gan',), seeds=2, steps=4, num_parzen=50, vectorise=('gan',))
   text, rows = parzen.run(str(tmp_path), budget, shrink=shrink, log=lambda _: None)
   (row,) = rows
   assert len(row['runs']) == 2 and row['steps'] == 4
+  assert json.load(open(tmp_path / 'gan' / 'sweep.json'))['groups'][0]['vectorised']
+  assert 'one vectorised program: gan;' in text
   means = [r['mean_01'] for r in row['runs']]
   np.testing.assert_allclose(row['parzen_01'][0], np.mean(means))
   np.testing.assert_allclose(
