@@ -35,7 +35,8 @@ def test_registry_and_command_errors(capsys):
   with pytest.raises(SystemExit):
     tables_main.main(['run', 'nope'])
   assert tables_main.main(['list']) == 0
-  assert 'losses: gans.tables.losses' in capsys.readouterr().out
+  out = capsys.readouterr().out
+  assert 'losses: Lucic et al. 2018' in out and '(gans.tables.losses; docs/tables.md)' in out
 
 
 def test_random_search_is_fixed_and_in_range():
