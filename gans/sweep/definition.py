@@ -237,6 +237,19 @@ def failed(workdir):
     return json.load(f)
 
 
+def failed_earlier(name, workdir):
+  """Whether member `name` (folder `workdir`) has a failed.json; logs that it is skipped."""
+  info = failed(workdir)
+  if info is not None:
+    logging.warning(
+      'Sweep member %s failed earlier (%s); skipped. Delete its %s to train it again.',
+      name,
+      info['message'],
+      FAILED_FILE,
+    )
+  return info is not None
+
+
 def member_config(config, workdir):
   """`config` with the overrides of the sweep member in `workdir` (its MEMBER_FILE), if any.
 

@@ -127,14 +127,7 @@ def run(
       continue
     for m in g.members:
       member_dir = m.workdir(workdir)
-      earlier = definition.failed(member_dir)
-      if earlier is not None:
-        logging.warning(
-          'Sweep member %s failed earlier (%s); skipped. Delete its %s to train it again.',
-          m.name,
-          earlier['message'],
-          definition.FAILED_FILE,
-        )
+      if definition.failed_earlier(m.name, member_dir):
         continue
       logging.info('Training sweep member %s (group %d).', m.name, g.index)
       try:

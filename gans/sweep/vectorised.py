@@ -42,8 +42,6 @@ from gans.train import experiment as experiment_lib
 from gans.train import loop
 from gans.train import writer as writer_lib
 
-FAILED_FILE = definition.FAILED_FILE
-
 
 def make_mesh(num_members, devices=None, sweep_devices=0):
   """The 2D mesh ('sweep', 'data') of a group of `num_members` members.
@@ -213,14 +211,7 @@ def train(members, root, dataset=None, hooks=None, sweep_devices=0, devices=None
   program = Program(configs, mesh, exps[0])
   replicated = [parallel.replicated(exp.mesh) for exp in exps]
   ckpts = [checkpoint_lib.Checkpoints(wd, keep=base.keep_checkpoints) for wd in workdirs]
-  failed = {i for i, wd in enumerate(workdirs) if definition.failed(wd) is not None}
-  for i in sorted(failed):
-    logging.warning(
-      'Sweep member %s failed earlier (%s); skipped. Delete its %s to train it again.',
-      members[i].name,
-      definition.failed(workdirs[i])['message'],
-      FAILED_FILE,
-    )
+  failed = {i for i, m in enumerate(members) if definition.failed_earlier(m.name, workdirs[i])}
   active = [i for i in range(len(members)) if i not in failed]
   positions = [0] * len(members)
   try:

@@ -1,7 +1,6 @@
 r"""The GAN paper's Table 1 protocol over seeds: Parzen-window log-likelihood of the families.
 
   python -m gans.tables run parzen                  # CPU budget: GAN, WGAN-GP, VAE, 3 seeds
-                                                    # (one run after another)
   python -m gans.tables run parzen --budget paper   # every family, 5 seeds
 
 Each family's default experiment (the runs of gans.tools.family_table: the same 4,000
@@ -9,10 +8,9 @@ mnist5k training digits `train[:4000]` at 32x32) is a sweep over seeds in
 WORKDIR/<family>/; the budget's `vectorise` families train their seeds as one
 vectorised program (the GAN's MLPs; WGAN-GP's DCGAN too at the paper budget, where an
 accelerator is assumed), the others one run after another. Each run is scored as
-Goodfellow et al. 2014 Table 1 (following
-Breuleux et al. 2011): Gaussian kernels on `num_parzen` generated samples, sigma
-chosen on the 500 validation digits train[4000:4500], mean log-likelihood of the 500
-test digits train[4500:] (gans.tools.family_table.parzen_estimate). The table gives
+Goodfellow et al. 2014 Table 1 (following Breuleux et al. 2011): Gaussian kernels on
+`num_parzen` generated samples, sigma chosen on the 500 validation digits
+train[4000:4500], mean log-likelihood of the 500 test digits train[4500:] (gans.tools.family_table.parzen_estimate). The table gives
 the mean +- standard error over seeds of each run's test mean, for pixels in [0, 1]
 (our [-1, 1] value + D ln 2, D = 1,024).
 
@@ -75,6 +73,7 @@ def run(workdir, budget='cpu', seeds=None, shrink=None, log=print):
   if seeds:
     b['seeds'] = int(seeds)
   specs = {r[0]: r for r in family_table.RUNS}
+  vectorised = b.get('vectorise', b['families'])
   start = time.time()
   rows = []
   for name in b['families']:
@@ -89,7 +88,7 @@ def run(workdir, budget='cpu', seeds=None, shrink=None, log=print):
       sweep.seeds(b['seeds']),
       cell,
       base=base,
-      vectorise=name in b.get('vectorise', b['families']),
+      vectorise=name in vectorised,
     )
     per_run = []
     for m in members:
@@ -129,7 +128,7 @@ def run(workdir, budget='cpu', seeds=None, shrink=None, log=print):
         f'{r["seconds"]:.0f} s',
       ]
     )
-  together = ', '.join(n for n in b['families'] if n in b.get('vectorise', b['families'])) or 'none'
+  together = ', '.join(n for n in b['families'] if n in vectorised) or 'none'
   mode = f'seeds trained as one vectorised program: {together}; the others one after another'
   notes = [
     f"Protocol: each family's default experiment on mnist5k train[:4000] at 32x32 "
